@@ -1,0 +1,39 @@
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { ARCHES, type Arch } from '../common/arch.js';
+import { EnvironmentError } from '../common/errors.js';
+import { tryAcquireLock } from './lock.js';
+import * as paths from './paths.js';
+import { diskUsage, removeVersion, versionEntries } from './store.js';
+
+/** `kiwi box rm`: every cached version of NAME (one arch or all). Refuses while a VM uses one. */
+export async function removeBox(root: string, name: string, arch?: Arch): Promise<{ freed: number }> {
+  let freed = 0;
+  for (const each of arch ? [arch] : ARCHES) {
+    const lock = await tryAcquireLock(paths.lockFile(root, name, each));
+    if (!lock) {
+      throw new EnvironmentError(`box "${name}" (${each}) is being fetched by another kiwi process`, {
+        hint: 'run kiwi box rm again when it is done',
+      });
+    }
+    try {
+      for (const entry of await versionEntries(root, name, each)) {
+        const result = await removeVersion(path.join(paths.versionsDir(root, name, each), entry));
+        if ('usedBy' in result) {
+          const pids = result.usedBy.map((identity) => identity.split('-')[0]).join(', ');
+          throw new EnvironmentError(`box "${name}" (${each}) version ${entry} is in use by a running VM (pid ${pids})`, {
+            hint: 'stop that VM first',
+          });
+        }
+        freed += result.freed;
+      }
+      const dir = paths.boxDir(root, name, each);
+      freed += await diskUsage(dir);
+      await fs.rm(dir, { recursive: true, force: true });
+    } finally {
+      await lock.release();
+    }
+  }
+  await fs.rmdir(path.join(root, name)).catch(() => {});
+  return { freed };
+}

@@ -1,0 +1,58 @@
+import type { Command } from 'commander';
+import { loadCatalog, resolveBox } from '../box/catalog.js';
+import { ensureBox, type EnsuredBox } from '../box/ensure-box.js';
+import { cacheRoot } from '../box/paths.js';
+import { hostArch, parseArch } from '../common/arch.js';
+import { formatBytes } from '../common/units.js';
+import { fetchProgressRenderer } from '../ui/fetch-progress.js';
+import { createTaskList, isInteractive } from '../ui/task-list.js';
+import { runCommand } from './run-command.js';
+
+interface FetchOptions {
+  arch?: string;
+  updateCheck: boolean;
+  json?: boolean;
+}
+
+export function registerBoxFetch(box: Command): void {
+  box
+    .command('fetch')
+    .description('download a box into the cache and verify it (or check it is up to date)')
+    .argument('<name>', 'box name from the catalog (kiwi box list)')
+    .option('--arch <arch>', 'box architecture (x86_64, aarch64); default: this host')
+    .option('--no-update-check', 'use the cached box as it is, without network')
+    .option('--json', 'print the result as JSON')
+    .action((name: string, options: FetchOptions) =>
+      runCommand(async (signal) => {
+        const arch = parseArch(options.arch ?? hostArch());
+        const catalog = loadCatalog();
+        resolveBox(catalog, name, arch);
+        const interactive = isInteractive();
+        let result: EnsuredBox | undefined;
+        await createTaskList([
+          {
+            title: `box ${name} (${arch})`,
+            task: async (_context, task) => {
+              result = await ensureBox({
+                root: cacheRoot(),
+                catalog,
+                name,
+                arch,
+                updateCheck: options.updateCheck,
+                onEvent: fetchProgressRenderer((line) => (task.output = line), interactive),
+                signal,
+              });
+              task.title = `box ${name} (${arch}): ${result.version.id} ${result.status}`;
+            },
+          },
+        ]).run();
+        const { version, status } = result!;
+        if (options.json) {
+          const summary = { name, arch, id: version.id, status, dir: version.dir, diskBytes: version.diskBytes, verified: version.verified };
+          process.stdout.write(`${JSON.stringify(summary)}\n`);
+        } else {
+          process.stdout.write(`${name} (${arch}) ${version.id}: ${status}, ${formatBytes(version.diskBytes)} in ${version.dir}\n`);
+        }
+      }),
+    );
+}

@@ -1,0 +1,19 @@
+import type { Command } from 'commander';
+import { cacheRoot } from '../box/paths.js';
+import { pruneCache } from '../box/prune-cache.js';
+import { formatBytes } from '../common/units.js';
+import { runCommand } from './run-command.js';
+
+export function registerBoxPrune(box: Command): void {
+  box
+    .command('prune')
+    .description('drop box versions no box uses and leftovers of interrupted downloads')
+    .action(() =>
+      runCommand(async () => {
+        const report = await pruneCache(cacheRoot());
+        for (const removed of report.removed) process.stdout.write(`removed ${removed}\n`);
+        for (const kept of report.kept) process.stdout.write(`kept ${kept}\n`);
+        process.stdout.write(`${formatBytes(report.freed)} freed\n`);
+      }),
+    );
+}

@@ -1,0 +1,60 @@
+import { CommanderError } from 'commander';
+import { KiwiError } from '../common/errors.js';
+
+/** Set by --debug on any command: show stacks and causes. */
+export const cliState = { debug: false };
+
+/**
+ * Runs one command's action with an AbortSignal that fires on Ctrl-C or SIGTERM (a second
+ * signal exits at once), and turns what it throws into a message and an exit code. This is
+ * the only place kiwi decides how it exits.
+ */
+export async function runCommand(action: (signal: AbortSignal) => Promise<number | void>): Promise<never> {
+  const controller = new AbortController();
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (controller.signal.aborted) process.exit(signal === 'SIGINT' ? 130 : 143);
+    controller.abort(new InterruptedError(signal));
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  let code: number;
+  try {
+    code = (await action(controller.signal)) ?? 0;
+  } catch (error) {
+    code = reportError(controller.signal.aborted ? controller.signal.reason : error);
+  }
+  process.exit(code);
+}
+
+export class InterruptedError extends Error {
+  constructor(readonly signal: NodeJS.Signals) {
+    super(`interrupted by ${signal}`);
+  }
+}
+
+/** Prints `error: message` and the hint on stderr; returns the exit code for it. */
+export function reportError(error: unknown): number {
+  if (error instanceof InterruptedError) {
+    process.stderr.write(`kiwi: ${error.message}; cleaned up\n`);
+    return error.signal === 'SIGINT' ? 130 : 143;
+  }
+  if (error instanceof CommanderError) return error.exitCode === 0 ? 0 : 2;
+  if (error instanceof KiwiError) {
+    process.stderr.write(`error: ${error.message}\n`);
+    if (error.hint) process.stderr.write(`hint: ${error.hint}\n`);
+    if (cliState.debug) process.stderr.write(`${formatCauses(error)}\n`);
+    return error.exitCode;
+  }
+  process.stderr.write(`error: internal error: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.stderr.write(cliState.debug ? `${formatCauses(error)}\n` : 'hint: run with --debug for the stack trace and report it\n');
+  return 1;
+}
+
+function formatCauses(error: unknown): string {
+  const parts: string[] = [];
+  for (let current: unknown = error; current; current = (current as Error).cause) {
+    parts.push(current instanceof Error ? (current.stack ?? current.message) : String(current));
+    if (!(current instanceof Error)) break;
+  }
+  return parts.join('\ncaused by: ');
+}

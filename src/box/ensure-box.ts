@@ -17,6 +17,8 @@ export interface EnsureBoxOptions {
   root: string;
   catalog: Catalog;
   name: string;
+  /** Fetch from this manifest instead of the catalog's (a box just built locally, as file://). */
+  manifestUrl?: string;
   arch: Arch;
   /** Re-read the manifest and fetch what changed; false uses a cached box with no network. */
   updateCheck: boolean;
@@ -38,7 +40,7 @@ export interface EnsuredBox {
 /** Makes sure a verified copy of the box is in the cache and returns it. */
 export async function ensureBox(options: EnsureBoxOptions): Promise<EnsuredBox> {
   const { root, name, arch } = options;
-  const { manifest: manifestUrl } = resolveBox(options.catalog, name, arch);
+  const manifestUrl = options.manifestUrl ?? resolveBox(options.catalog, name, arch).manifest;
   const emit = options.onEvent ?? (() => {});
 
   const offline = !options.updateCheck || !manifestUrl;

@@ -95,6 +95,10 @@ export async function downloadVerified(request: DownloadRequest): Promise<Downlo
         await sleep(delay, undefined, { signal: request.signal });
       }
     }
+  } catch (error) {
+    // Keep bytes for the next run to resume; an empty partial is only clutter.
+    if (writer.written === 0) await fs.rm(request.partialFile, { force: true });
+    throw error;
   } finally {
     await writer.close();
   }
@@ -216,6 +220,10 @@ const TRANSIENT_CODES = new Set([
 
 /** Whether retrying may help. A refused connection counts only once the server has been seen. */
 function isTransient(error: unknown, serverSeen: boolean): boolean {
+  // got wraps the error a stream was destroyed with; judge by our own reason.
+  if (error instanceof RequestError && error.cause instanceof Error && !(error.cause as NodeJS.ErrnoException).code) {
+    return isTransient(error.cause, serverSeen);
+  }
   if (error instanceof IncompleteError || error instanceof TooSlowError) return true;
   if (error instanceof HTTPError) {
     const status = error.response.statusCode;
@@ -230,6 +238,9 @@ function isTransient(error: unknown, serverSeen: boolean): boolean {
 }
 
 function describe(error: unknown): string {
+  if (error instanceof RequestError && error.cause instanceof Error && !(error.cause as NodeJS.ErrnoException).code) {
+    return error.cause.message;
+  }
   if (error instanceof HTTPError) return `HTTP ${error.response.statusCode}`;
   if (error instanceof RequestError) return `${error.code}: ${error.message}`;
   return error instanceof Error ? error.message : String(error);

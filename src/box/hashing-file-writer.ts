@@ -26,7 +26,11 @@ export class HashingFileWriter {
    * are hashed once so the download can resume after them.
    */
   static async open(file: string, options: { keepExisting: boolean }): Promise<HashingFileWriter> {
-    const handle = await fs.open(file, options.keepExisting ? 'a+' : 'w');
+    const handle = await fs.open(file, options.keepExisting ? 'r+' : 'w').catch(async (error: unknown) => {
+      // r+ needs the file to exist; a first run has none yet.
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return fs.open(file, 'w');
+      throw error;
+    });
     const hash = createHash('sha256');
     let written = 0;
     if (options.keepExisting) {
@@ -67,12 +71,13 @@ export class HashingFileWriter {
 
   private async writeAll(buffers: Buffer[]): Promise<void> {
     const total = buffers.reduce((sum, buffer) => sum + buffer.length, 0);
-    let { bytesWritten } = await this.handle.writev(buffers);
+    // Positional writes: after restart() the bytes go to offset 0 again, whatever the file offset.
+    let { bytesWritten } = await this.handle.writev(buffers, this.written);
     // A short write happens when the disk fills up; writing the rest surfaces ENOSPC.
     if (bytesWritten < total) {
       const rest = Buffer.concat(buffers).subarray(bytesWritten);
       while (bytesWritten < total) {
-        const result = await this.handle.write(rest, bytesWritten - (total - rest.length));
+        const result = await this.handle.write(rest, bytesWritten - (total - rest.length), undefined, this.written + bytesWritten);
         if (result.bytesWritten === 0) throw Object.assign(new Error('short write'), { code: 'ENOSPC' });
         bytesWritten += result.bytesWritten;
       }

@@ -27,7 +27,8 @@ export async function readUrl(url: string, options: ReadUrlOptions = {}): Promis
   try {
     return await got(url, {
       timeout: { request: options.timeoutMs ?? 30_000 },
-      retry: { limit: options.retries ?? 3, methods: ['GET'] },
+      // A refused connection or an unknown host is not retried: it fails fast with a clear message.
+      retry: { limit: options.retries ?? 3, methods: ['GET'], errorCodes: ['ETIMEDOUT', 'ECONNRESET', 'EPIPE', 'EAI_AGAIN'] },
       ...(options.signal ? { signal: options.signal } : {}),
     }).text();
   } catch (error) {

@@ -25,11 +25,12 @@ export class TransferMeter {
     return ((last.bytes - first.bytes) * 1000) / (last.at - first.at);
   }
 
-  /** "123 MiB / 512 MiB, 85.2 MiB/s, ETA 4.6s" */
+  /** "123 MiB / 512 MiB, 85.2 MiB/s, ETA 4.6s"; rate and ETA once they are known. */
   describe(): string {
     const bytes = this.samples.at(-1)?.bytes ?? 0;
     const rate = this.rate();
-    const eta = rate > 0 ? formatDuration((this.total - bytes) / rate) : '?';
-    return `${formatBytes(bytes)} / ${formatBytes(this.total)}, ${formatBytes(rate)}/s, ETA ${eta}`;
+    const done = `${formatBytes(bytes)} / ${formatBytes(this.total)}`;
+    if (rate === 0) return done;
+    return `${done}, ${formatBytes(rate)}/s, ETA ${formatDuration((this.total - bytes) / rate)}`;
   }
 }

@@ -4,10 +4,9 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { mergeEntry, type Catalog } from '../../src/box/catalog.js';
 import { ChecksumMismatchError, DownloadError } from '../../src/box/download.js';
 import { ensureBox, type EnsureBoxOptions } from '../../src/box/ensure-box.js';
-import { markInUse } from '../../src/box/in-use.js';
 import { pruneCache } from '../../src/box/prune-cache.js';
 import { EnvironmentError } from '../../src/common/errors.js';
-import { listTree, makeFixtureBox, tempDir, type FixtureBox } from '../fixtures/box-fixture.js';
+import { listTree, makeFixtureBox, tempDir, writeFixtureBox, type FixtureBox } from '../fixtures/box-fixture.js';
 import { FaultServer } from '../fixtures/fault-server.js';
 
 /** Short timings so faults resolve in milliseconds. */
@@ -287,7 +286,6 @@ describe('file:// manifests', () => {
   it('copies and verifies a box published as plain files', async () => {
     const box = makeFixtureBox();
     const dir = tempDir();
-    const { writeFixtureBox } = await import('../fixtures/box-fixture.js');
     const manifest = writeFixtureBox(dir, box);
     const result = await fetchBox({ manifestUrl: `file://${manifest}` });
     expectCachedCopyOf(result.version.dir, box);

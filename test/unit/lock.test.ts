@@ -1,0 +1,41 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { acquireLock, tryAcquireLock } from '../../src/box/lock.js';
+import { isAlive, processIdentity } from '../../src/common/process-identity.js';
+import { tempDir } from '../fixtures/box-fixture.js';
+
+describe('lock', () => {
+  it('is exclusive until released', async () => {
+    const file = path.join(tempDir(), 'a.lock');
+    const held = await acquireLock(file);
+    expect(fs.readFileSync(file, 'utf8')).toBe(processIdentity());
+    expect(await tryAcquireLock(file)).toBeUndefined();
+    await held.release();
+    expect(fs.existsSync(file)).toBe(false);
+    const again = await tryAcquireLock(file);
+    expect(again).toBeDefined();
+    await again?.release();
+  });
+
+  it('breaks a lock whose owner died, even when its pid was reused', async () => {
+    const file = path.join(tempDir(), 'b.lock');
+    // Our own pid with a start time that is not ours: a reused pid.
+    fs.writeFileSync(file, `${process.pid}-1`);
+    expect(isAlive(`${process.pid}-1`)).toBe(false);
+    const held = await tryAcquireLock(file);
+    expect(held).toBeDefined();
+    await held?.release();
+  });
+
+  it('waits for a live holder and tells who it is', async () => {
+    const file = path.join(tempDir(), 'c.lock');
+    const first = await acquireLock(file);
+    const waits: string[] = [];
+    const second = acquireLock(file, { pollMs: 10, onWait: (holder) => waits.push(holder) });
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(waits).toEqual([processIdentity()]);
+    await first.release();
+    await (await second).release();
+  });
+});

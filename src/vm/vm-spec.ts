@@ -1,0 +1,62 @@
+import type { Arch } from '../common/arch.js';
+
+/** How QEMU executes guest code: hardware virtualisation or the TCG emulator. */
+export type Accel = 'kvm' | 'tcg';
+
+/** A file QEMU hands to the guest through fw_cfg (read at /sys/firmware/qemu_fw_cfg/by_name/NAME/raw). */
+export interface FwCfgFile {
+  /** fw_cfg item name; user items start with "opt/" (QEMU's rule), ours with "opt/org.kiwi/". */
+  name: string;
+  /** Host path of the file's contents. */
+  file: string;
+}
+
+/** The root disk: a read-only base every VM shares, and this VM's own writable layer. */
+export interface VmDisk {
+  /** qcow2 base image (the box's root disk); opened read-only whenever an overlay is given. */
+  base: string;
+  /** Per-VM qcow2 overlay backed by `base`; absent: the VM writes through to `base` (--no-snapshot). */
+  overlay?: string;
+}
+
+/**
+ * Everything QEMU needs to boot one box VM, fully resolved: probing (accelerator, firmware,
+ * free port) happens before this value exists, so turning it into argv is pure.
+ */
+export interface VmSpec {
+  /** Guest architecture; selects qemu-system-<arch> and the machine model. */
+  arch: Arch;
+  accel: Accel;
+  /** Guest memory in MiB. */
+  memoryMiB: number;
+  /** Guest vCPU count. */
+  cpus: number;
+  /** Kernel image for direct boot (x86_64: PVH ELF vmlinux; aarch64: Image). */
+  kernel: string;
+  /** Initramfs (uncompressed cpio); optional. */
+  initrd?: string;
+  /** Kernel command line. */
+  cmdline: string;
+  disk: VmDisk;
+  /** Host TCP port on 127.0.0.1 forwarded to the guest's port 22. */
+  sshPort: number;
+  fwCfg: FwCfgFile[];
+  /** Host file the guest's serial console is written to. */
+  serialLog: string;
+  /** QMP control socket path; absent: no QMP. */
+  qmpSocket?: string;
+  /** Machine model instead of the default (x86_64: q35, aarch64: virt). */
+  machine?: string;
+  /** CPU model instead of the default (kvm: host, tcg: max). */
+  cpu?: string;
+  /** Firmware image passed as -bios (x86_64: qboot when installed); absent: QEMU's default. */
+  bios?: string;
+  /** QEMU executable instead of qemu-system-<arch> from PATH. */
+  qemuBinary?: string;
+}
+
+/** An argv ready for execa(command, args). */
+export interface QemuCommand {
+  command: string;
+  args: string[];
+}

@@ -84,8 +84,11 @@ export async function downloadVerified(request: DownloadRequest): Promise<Downlo
       try {
         state.requests += 1;
         await transferOnce(request, policy, writer, state);
+        await writer.settle();
         if (writer.written < request.size) throw new IncompleteError();
       } catch (error) {
+        // A write still in flight must land before `written` says where to resume.
+        await writer.settle();
         if (request.signal?.aborted) throw request.signal.reason;
         const transient = isTransient(error, writer.written > 0);
         failures = writer.written > before ? 1 : failures + 1;

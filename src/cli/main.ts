@@ -5,6 +5,7 @@ import { registerBoxList } from './box-list.js';
 import { registerBoxPrune } from './box-prune.js';
 import { registerBoxRm } from './box-rm.js';
 import { registerBoxbuild } from './boxbuild.js';
+import { registerRun } from './run.js';
 import { cliState, reportError } from './run-command.js';
 
 const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -21,6 +22,7 @@ export function buildProgram(): Command {
     });
 
   registerBoxbuild(program);
+  registerRun(program);
   const box = program.command('box').description('manage boxes: list, fetch, rm, prune').exitOverride();
   registerBoxList(box);
   registerBoxFetch(box);

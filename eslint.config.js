@@ -13,6 +13,12 @@ export default tseslint.config(
     },
   },
   {
+    // Worker scripts are plain CommonJS so they run from src/ and dist/ alike.
+    files: ['**/*.cjs'],
+    languageOptions: { sourceType: 'commonjs', globals: { require: 'readonly', module: 'writable', __dirname: 'readonly' } },
+    rules: { '@typescript-eslint/no-require-imports': 'off' },
+  },
+  {
     // Only the CLI exits, and only the CLI knows commander.
     files: ['src/**/*.ts'],
     ignores: ['src/cli/**'],

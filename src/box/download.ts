@@ -75,6 +75,7 @@ export async function downloadVerified(request: DownloadRequest): Promise<Downlo
   const resumable = meta?.url === request.url && meta.validator !== undefined;
   const writer = await HashingFileWriter.open(request.partialFile, { keepExisting: resumable });
   const state = { validator: resumable ? meta.validator : undefined, resumedBytes: writer.written, requests: 0 };
+  let digest: string;
   try {
     if (writer.written > request.size) await writer.restart();
     let failures = 0;
@@ -98,14 +99,15 @@ export async function downloadVerified(request: DownloadRequest): Promise<Downlo
         await sleep(delay, undefined, { signal: request.signal });
       }
     }
+    digest = await writer.digest();
   } catch (error) {
+    await writer.close();
     // Keep bytes for the next run to resume; an empty partial is only clutter.
     if (writer.written === 0) await fs.rm(request.partialFile, { force: true });
     throw error;
-  } finally {
-    await writer.close();
   }
-  await checkDigest(request, writer.hash.digest('hex'));
+  await writer.close();
+  await checkDigest(request, digest);
   return { resumedBytes: state.resumedBytes, requests: state.requests };
 }
 
@@ -273,6 +275,7 @@ async function checkDigest(request: DownloadRequest, actual: string): Promise<vo
 
 async function copyVerified(request: DownloadRequest, source: string): Promise<DownloadResult> {
   const writer = await HashingFileWriter.open(request.partialFile, { keepExisting: false });
+  let digest: string;
   try {
     const input = (await fs.open(source).catch((error: unknown) => {
       throw new DownloadError(`cannot read ${request.url}: ${(error as Error).message}`, {
@@ -283,6 +286,7 @@ async function copyVerified(request: DownloadRequest, source: string): Promise<D
     await pipeline(input.createReadStream({ highWaterMark: 1 << 20 }), writer.sink(() => request.onProgress?.(writer.written)), {
       signal: request.signal,
     });
+    digest = await writer.digest();
   } finally {
     await writer.close();
   }
@@ -290,7 +294,7 @@ async function copyVerified(request: DownloadRequest, source: string): Promise<D
     await fs.rm(request.partialFile, { force: true });
     throw new ChecksumMismatchError(`size mismatch for ${request.url}: expected ${request.size} bytes, got ${writer.written}`);
   }
-  await checkDigest(request, writer.hash.digest('hex'));
+  await checkDigest(request, digest);
   return { resumedBytes: 0, requests: 1 };
 }
 

@@ -1,28 +1,34 @@
-import { createHash, type Hash } from 'node:crypto';
-import fs from 'node:fs/promises';
 import { Writable } from 'node:stream';
+import { Worker } from 'node:worker_threads';
+import { WORKER_FILE, type WorkerReply, type WorkerRequest } from './hashing-worker.js';
+
+/** Bytes handed to the worker but not yet on disk; beyond this the stream waits. */
+const MAX_IN_FLIGHT = 32 << 20;
 
 /**
- * Writes a download to its file and feeds the sha256 with the same bytes, in order. The
- * hash runs on the main thread while the thread pool writes, so hashing costs no extra
- * time. Once every write has settled, `written` and the hash describe the file on disk
- * exactly, so a dropped transfer resumes without reading the file again; after a failed
- * write the writer refuses further use (the next run re-reads what is on disk).
+ * Writes a download to its file and feeds the sha256 with the same bytes, in order. Both
+ * run on a worker thread, so the main thread only receives from the network: hashing is
+ * free on a machine with a second core. Once settled, `written` and the hash describe the
+ * file on disk exactly, so a dropped transfer resumes without reading the file again; after
+ * a failed write the writer refuses further use (the next run re-reads what is on disk).
  */
 export class HashingFileWriter {
-  hash: Hash;
+  /** Bytes on disk, acknowledged by the worker. */
   written: number;
-  /** The write in flight, if any; `written` moves when it lands. */
-  private pending: Promise<void> = Promise.resolve();
-  private writeError: unknown;
+  private queued: number;
+  private failure: Error | undefined;
+  private onWritten: ((bytes: number) => void) | undefined;
+  private readonly waiters: { until: () => boolean; resolve: () => void; reject: (error: Error) => void }[] = [];
+  private readonly replies: ((reply: WorkerReply) => void)[] = [];
 
   private constructor(
-    private readonly handle: fs.FileHandle,
-    hash: Hash,
+    private readonly worker: Worker,
     written: number,
   ) {
-    this.hash = hash;
     this.written = written;
+    this.queued = written;
+    worker.on('message', (reply: WorkerReply) => this.receive(reply));
+    worker.on('error', (error) => this.fail(error));
   }
 
   /**
@@ -30,81 +36,118 @@ export class HashingFileWriter {
    * earlier run) are hashed once so the download can resume after them.
    */
   static async open(file: string, options: { keepExisting: boolean }): Promise<HashingFileWriter> {
-    const handle = await fs.open(file, options.keepExisting ? 'r+' : 'w').catch(async (error: unknown) => {
-      // r+ needs the file to exist; a first run has none yet.
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return fs.open(file, 'w');
-      throw error;
+    const worker = new Worker(WORKER_FILE, { workerData: { file, keepExisting: options.keepExisting } });
+    const first = await new Promise<WorkerReply>((resolve, reject) => {
+      worker.once('message', resolve);
+      worker.once('error', reject);
     });
-    const hash = createHash('sha256');
-    let written = 0;
-    if (options.keepExisting) {
-      for await (const chunk of handle.createReadStream({ start: 0, autoClose: false, highWaterMark: 1 << 20 })) {
-        hash.update(chunk as Buffer);
-        written += (chunk as Buffer).length;
-      }
+    if (first.type !== 'ready') {
+      await worker.terminate();
+      throw replyError(first);
     }
-    return new HashingFileWriter(handle, hash, written);
+    return new HashingFileWriter(worker, first.written);
   }
 
-  /** Waits for the write in flight; throws if a write failed (the hash is then unusable). */
-  async settle(): Promise<void> {
-    await this.pending.catch(() => undefined);
-    if (this.writeError) throw this.writeError;
+  /** Waits until every queued byte is on disk; throws if a write failed. */
+  settle(): Promise<void> {
+    return this.waitUntil(() => this.written === this.queued);
   }
 
   /** Discards everything written so far (the server restarted the transfer). */
   async restart(): Promise<void> {
     await this.settle();
-    await this.handle.truncate(0);
-    this.hash = createHash('sha256');
+    await this.request({ type: 'restart' });
     this.written = 0;
+    this.queued = 0;
+  }
+
+  /** The sha256 of the bytes on disk. */
+  async digest(): Promise<string> {
+    await this.settle();
+    const reply = await this.request({ type: 'digest' });
+    return reply.type === 'digest' ? reply.hex : '';
   }
 
   /** A fresh Writable for one transfer attempt; `onChunk` sees each chunk once it is on disk. */
   sink(onChunk: (bytes: number) => void): Writable {
+    this.onWritten = onChunk;
     return new Writable({
       highWaterMark: 4 << 20,
       writev: (chunks, callback) => {
-        if (this.writeError) return callback(this.writeError as Error);
-        const buffers = chunks.map(({ chunk }) => chunk as Buffer);
-        const write = this.writeAll(buffers, this.written);
-        let bytes = 0;
-        for (const buffer of buffers) {
-          this.hash.update(buffer);
-          bytes += buffer.length;
-        }
-        this.pending = write.then(
-          () => {
-            this.written += bytes;
-            onChunk(bytes);
-          },
-          (error: unknown) => {
-            this.writeError = error;
-            throw error;
-          },
-        );
-        this.pending.then(() => callback(), callback);
+        if (this.failure) return callback(this.failure);
+        const buffers = chunks.map(({ chunk }) => ownedArrayBuffer(chunk as Buffer));
+        const bytes = buffers.reduce((sum, buffer) => sum + buffer.byteLength, 0);
+        this.post({ type: 'write', buffers, position: this.queued }, buffers);
+        this.queued += bytes;
+        this.waitUntil(() => this.queued - this.written < MAX_IN_FLIGHT).then(() => callback(), callback);
       },
     });
   }
 
-  /** Positional writes: after restart() the bytes go to offset 0 again, whatever the file offset. */
-  private async writeAll(buffers: Buffer[], position: number): Promise<void> {
-    const total = buffers.reduce((sum, buffer) => sum + buffer.length, 0);
-    let { bytesWritten } = await this.handle.writev(buffers, position);
-    // A short write happens when the disk fills up; writing the rest surfaces ENOSPC.
-    if (bytesWritten < total) {
-      const rest = Buffer.concat(buffers).subarray(bytesWritten);
-      while (bytesWritten < total) {
-        const result = await this.handle.write(rest, bytesWritten - (total - rest.length), undefined, position + bytesWritten);
-        if (result.bytesWritten === 0) throw Object.assign(new Error('short write'), { code: 'ENOSPC' });
-        bytesWritten += result.bytesWritten;
-      }
+  async close(): Promise<void> {
+    await this.settle().catch(() => undefined);
+    const exited = new Promise((resolve) => this.worker.once('exit', resolve));
+    this.post({ type: 'close' });
+    await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 1000).unref())]);
+    await this.worker.terminate();
+  }
+
+  private receive(reply: WorkerReply): void {
+    if (reply.type === 'written') {
+      this.written += reply.bytes;
+      this.onWritten?.(reply.bytes);
+    } else if (reply.type === 'error') {
+      this.fail(replyError(reply));
+      return;
+    } else {
+      this.replies.shift()?.(reply);
+    }
+    this.wake();
+  }
+
+  private fail(error: Error): void {
+    this.failure ??= error;
+    for (const waiter of this.waiters.splice(0)) waiter.reject(this.failure);
+    for (const pending of this.replies.splice(0)) pending({ type: 'error', message: error.message, code: undefined });
+  }
+
+  private wake(): void {
+    for (const waiter of [...this.waiters]) {
+      if (!waiter.until()) continue;
+      this.waiters.splice(this.waiters.indexOf(waiter), 1);
+      waiter.resolve();
     }
   }
 
-  async close(): Promise<void> {
-    await this.pending.catch(() => undefined);
-    await this.handle.close();
+  private waitUntil(until: () => boolean): Promise<void> {
+    if (this.failure) return Promise.reject(this.failure);
+    if (until()) return Promise.resolve();
+    return new Promise((resolve, reject) => this.waiters.push({ until, resolve, reject }));
   }
+
+  private async request(message: WorkerRequest): Promise<WorkerReply> {
+    if (this.failure) throw this.failure;
+    const reply = await new Promise<WorkerReply>((resolve) => {
+      this.replies.push(resolve);
+      this.post(message);
+    });
+    if (reply.type === 'error') throw this.failure ?? replyError(reply);
+    return reply;
+  }
+
+  private post(message: WorkerRequest, transfer: ArrayBuffer[] = []): void {
+    this.worker.postMessage(message, transfer);
+  }
+}
+
+/** An ArrayBuffer holding exactly the chunk, safe to transfer: the chunk's own, or a copy of a pooled slice. */
+function ownedArrayBuffer(chunk: Buffer): ArrayBuffer {
+  const { buffer, byteOffset, byteLength } = chunk;
+  if (byteOffset === 0 && byteLength === buffer.byteLength && buffer instanceof ArrayBuffer) return buffer;
+  return buffer.slice(byteOffset, byteOffset + byteLength) as ArrayBuffer;
+}
+
+function replyError(reply: WorkerReply): Error {
+  if (reply.type !== 'error') return new Error(`unexpected reply ${reply.type} from the hashing worker`);
+  return Object.assign(new Error(reply.message), { code: reply.code });
 }

@@ -5,6 +5,7 @@ import { registerBoxList } from './box-list.js';
 import { registerBoxPrune } from './box-prune.js';
 import { registerBoxRm } from './box-rm.js';
 import { registerBoxbuild } from './boxbuild.js';
+import { registerDoctor } from './doctor.js';
 import { registerRun } from './run.js';
 import { cliState, reportError } from './run-command.js';
 
@@ -23,6 +24,7 @@ export function buildProgram(): Command {
 
   registerBoxbuild(program);
   registerRun(program);
+  registerDoctor(program);
   const box = program.command('box').description('manage boxes: list, fetch, rm, prune').exitOverride();
   registerBoxList(box);
   registerBoxFetch(box);

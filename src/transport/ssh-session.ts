@@ -1,0 +1,157 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Readable, Writable } from 'node:stream';
+import { Client, type ClientChannel, type SFTPWrapper } from 'ssh2';
+import { EnvironmentError } from '../common/errors.js';
+import { publicKeyBlob } from './ssh-keys.js';
+
+export interface SshTarget {
+  /** Always loopback: the VM's port is forwarded on 127.0.0.1 only. */
+  host: string;
+  port: number;
+  username: string;
+  privateKey: string;
+  /** The guest's host public key; a connection presenting another key is refused. */
+  hostPublicKey: string;
+}
+
+export interface ConnectOptions {
+  /** Give up after this many ms (the box boot timeout). */
+  timeoutMs: number;
+  /** Wait between attempts, in ms. */
+  retryMs?: number;
+  signal?: AbortSignal;
+  /** Checked between attempts: a VM that died is not waited for. */
+  isAlive?: () => boolean;
+}
+
+export interface ExecOptions {
+  stdout?: Writable;
+  stderr?: Writable;
+  stdin?: Readable;
+  /** Allocate a pseudo-terminal (interactive shells). */
+  pty?: { rows: number; cols: number; term: string };
+  env?: Record<string, string>;
+}
+
+export interface ExecResult {
+  /** The command's exit code; null when it was killed by a signal. */
+  exitCode: number | null;
+  signal: string | null;
+}
+
+/** OpenSSH allows 10 sessions per connection; keep a margin for the SFTP channel. */
+const MAX_CONCURRENT_EXECS = 8;
+
+/** One SSH connection to a box: exec with streaming, one shared SFTP channel. */
+export class SshSession {
+  private sftpChannel: Promise<SFTPWrapper> | undefined;
+  private running = 0;
+  private readonly waiting: (() => void)[] = [];
+
+  private constructor(private readonly client: Client) {}
+
+  /** Connects, retrying while the box boots, until `timeoutMs`; checks the host key. */
+  static async connect(target: SshTarget, options: ConnectOptions): Promise<SshSession> {
+    const deadline = Date.now() + options.timeoutMs;
+    const expectedKey = publicKeyBlob(target.hostPublicKey);
+    let lastError: Error | undefined;
+    while (Date.now() < deadline) {
+      options.signal?.throwIfAborted();
+      if (options.isAlive && !options.isAlive()) break;
+      try {
+        return new SshSession(await connectOnce(target, expectedKey, Math.max(1000, deadline - Date.now())));
+      } catch (error) {
+        lastError = error as Error;
+        if (lastError instanceof HostKeyMismatchError) throw lastError;
+      }
+      await sleep(options.retryMs ?? 250, undefined, { signal: options.signal });
+    }
+    throw new EnvironmentError(`the box did not answer on SSH (127.0.0.1:${target.port}) within ${options.timeoutMs / 1000}s`, {
+      hint: 'see the serial console log for how far it booted; a slow host may need a larger --box-timeout',
+      cause: lastError,
+    });
+  }
+
+  /** Runs a command; resolves with its exit status once its channel closes. */
+  async exec(command: string, options: ExecOptions = {}): Promise<ExecResult> {
+    await this.acquireSlot();
+    try {
+      const channel = await new Promise<ClientChannel>((resolve, reject) => {
+        const execOptions = { ...(options.pty ? { pty: options.pty } : {}), ...(options.env ? { env: options.env } : {}) };
+        this.client.exec(command, execOptions, (error, stream) => (error ? reject(error) : resolve(stream)));
+      });
+      return await new Promise<ExecResult>((resolve, reject) => {
+        let result: ExecResult = { exitCode: null, signal: null };
+        channel.on('exit', (code: number | null, signal?: string) => {
+          result = { exitCode: code ?? null, signal: signal ?? null };
+        });
+        channel.on('close', () => resolve(result));
+        channel.on('error', reject);
+        if (options.stdout) channel.pipe(options.stdout, { end: false });
+        else channel.resume();
+        if (options.stderr) channel.stderr.pipe(options.stderr, { end: false });
+        else channel.stderr.resume();
+        if (options.stdin) options.stdin.pipe(channel);
+        else channel.end();
+      });
+    } finally {
+      this.releaseSlot();
+    }
+  }
+
+  /** The connection's one SFTP channel, opened on first use. */
+  sftp(): Promise<SFTPWrapper> {
+    this.sftpChannel ??= new Promise((resolve, reject) => {
+      this.client.sftp((error, sftp) => (error ? reject(error) : resolve(sftp)));
+    });
+    return this.sftpChannel;
+  }
+
+  close(): void {
+    this.client.end();
+  }
+
+  private async acquireSlot(): Promise<void> {
+    if (this.running >= MAX_CONCURRENT_EXECS) await new Promise<void>((resolve) => this.waiting.push(resolve));
+    this.running += 1;
+  }
+
+  private releaseSlot(): void {
+    this.running -= 1;
+    this.waiting.shift()?.();
+  }
+}
+
+export class HostKeyMismatchError extends EnvironmentError {}
+
+function connectOnce(target: SshTarget, expectedKey: Buffer, readyTimeout: number): Promise<Client> {
+  return new Promise((resolve, reject) => {
+    const client = new Client();
+    let hostKeyMismatch = false;
+    client.once('ready', () => resolve(client));
+    client.once('error', (error) => {
+      client.end();
+      reject(
+        hostKeyMismatch
+          ? new HostKeyMismatchError(`the box on 127.0.0.1:${target.port} presented an unexpected host key`, {
+              hint: 'another process may own that port; run again (a fresh port is chosen) or pass another --ssh-port',
+              cause: error,
+            })
+          : error,
+      );
+    });
+    client.connect({
+      host: target.host,
+      port: target.port,
+      username: target.username,
+      privateKey: target.privateKey,
+      readyTimeout,
+      keepaliveInterval: 5000,
+      keepaliveCountMax: 6,
+      hostVerifier: (key: Buffer) => {
+        hostKeyMismatch = !key.equals(expectedKey);
+        return !hostKeyMismatch;
+      },
+    });
+  });
+}

@@ -33,6 +33,7 @@ export interface SandboxRunOptions {
 
 export async function runSandbox(options: SandboxRunOptions): Promise<SandboxOutcome> {
   const { plan, reporter } = options;
+  if (options.signal?.aborted) throw options.signal.reason;
   const argv = buildSandboxArgv(plan);
   reporter.debug(`run ${shellQuote(argv)}`, 'run');
   const piped = options.output === 'events';
@@ -43,9 +44,6 @@ export async function runSandbox(options: SandboxRunOptions): Promise<SandboxOut
     reject: false,
     extendEnv: false,
     env: { PATH: TOOL_PATH },
-    ...(options.signal ? { cancelSignal: options.signal } : {}),
-    // bwrap's --die-with-parent turns this into a SIGKILL of the whole container.
-    killSignal: 'SIGKILL',
   });
   if (piped) {
     forwardLines(subprocess.stdout!, (line) => reporter.emit({ type: 'log', level: 'info', stream: 'stdout', message: line }));
@@ -63,11 +61,20 @@ export async function runSandbox(options: SandboxRunOptions): Promise<SandboxOut
     if (status['exit-code'] !== undefined) statusExit = status['exit-code'];
   });
   const sampler = setInterval(options.onSample, options.sampleMs ?? 200);
+  // On cancel, PID 1 is killed first, so that bwrap reaps it and exits: killing bwrap
+  // first would leave PID 1 a zombie for the machine's init to reap, whenever it does.
+  // The kernel then kills the rest of the PID namespace. bwrap itself is the fallback.
+  const cancel = (): void => {
+    if (childPid !== undefined) killQuietly(childPid);
+    setTimeout(() => subprocess.kill('SIGKILL'), childPid !== undefined ? 2000 : 0).unref();
+  };
+  options.signal?.addEventListener('abort', cancel, { once: true });
   let result;
   try {
     result = await subprocess;
   } finally {
     clearInterval(sampler);
+    options.signal?.removeEventListener('abort', cancel);
   }
   const wallMs = Date.now() - started;
   if ((result.cause as NodeJS.ErrnoException | undefined)?.code === 'ENOENT') throw missingTool(argv[0]!, result.cause);
@@ -81,6 +88,14 @@ export async function runSandbox(options: SandboxRunOptions): Promise<SandboxOut
     });
   }
   return { exitCode: statusExit ?? result.exitCode ?? 1, wallMs };
+}
+
+function killQuietly(pid: number): void {
+  try {
+    process.kill(pid, 'SIGKILL');
+  } catch {
+    // Already gone: that is what was wanted.
+  }
 }
 
 /** bwrap's --json-status-fd writes one JSON object per line. */

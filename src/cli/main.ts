@@ -4,6 +4,7 @@ import { registerBoxFetch } from './box-fetch.js';
 import { registerBoxList } from './box-list.js';
 import { registerBoxPrune } from './box-prune.js';
 import { registerBoxRm } from './box-rm.js';
+import { registerBoxShell } from './box-shell.js';
 import { registerBoxbuild } from './boxbuild.js';
 import { registerDoctor } from './doctor.js';
 import { registerRun } from './run.js';
@@ -30,6 +31,7 @@ export function buildProgram(): Command {
   registerBoxFetch(box);
   registerBoxRm(box);
   registerBoxPrune(box);
+  registerBoxShell(box);
   return program;
 }
 

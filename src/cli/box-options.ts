@@ -1,0 +1,85 @@
+import type { Command } from 'commander';
+import { hostArch, parseArch, type Arch } from '../common/arch.js';
+import { UsageError } from '../common/errors.js';
+import { parseSize } from '../runtime/quantities.js';
+import type { Accel } from '../vm/vm-spec.js';
+
+/** The box options `kiwi box shell` and `kiwi boxbuild` share (KIWI's boxbuild names). */
+export interface BoxOptionValues {
+  arch?: string;
+  x86_64?: boolean;
+  aarch64?: boolean;
+  boxMemory?: string;
+  boxSmpCpus?: string;
+  accel: string;
+  sshPort?: string;
+  boxTimeout: string;
+  machine?: string;
+  cpu?: string;
+  updateCheck: boolean;
+  boxConsole?: boolean;
+}
+
+export interface BoxSettings {
+  arch: Arch;
+  memoryMiB: number | undefined;
+  cpus: number | undefined;
+  accel: Accel | 'auto';
+  sshPort: number | undefined;
+  timeoutMs: number;
+  machine: string | undefined;
+  cpu: string | undefined;
+  updateCheck: boolean;
+  console: boolean;
+}
+
+export function addBoxOptions(command: Command): Command {
+  return command
+    .option('--arch <arch>', 'box architecture (x86_64, aarch64); default: this host')
+    .option('--x86_64', 'same as --arch x86_64')
+    .option('--aarch64', 'same as --arch aarch64')
+    .option('--box-memory <size>', 'guest memory: 4G, 2048M (a bare number is GiB); default: the box\'s')
+    .option('--box-smp-cpus <n>', 'guest CPUs; default: the box\'s')
+    .option('--accel <accel>', 'kvm, tcg or auto (KVM when it really works)', 'auto')
+    .option('--ssh-port <port>', 'host port (on 127.0.0.1) for the box\'s SSH; default: a free one')
+    .option('--box-timeout <seconds>', 'how long the box may take to boot', '120')
+    .option('--machine <type>', 'QEMU machine type instead of the default (q35, virt)')
+    .option('--cpu <model>', 'QEMU CPU model instead of the default (host under KVM, max under TCG)')
+    .option('--no-update-check', 'use the cached box as it is, without network')
+    .option('--box-console', 'show the box\'s serial console while it boots');
+}
+
+/** Validates the box options before anything boots. */
+export function parseBoxOptions(values: BoxOptionValues): BoxSettings {
+  const archFlags = [values.x86_64 && 'x86_64', values.aarch64 && 'aarch64', values.arch].filter(Boolean) as string[];
+  if (new Set(archFlags.map(parseArch)).size > 1) throw new UsageError(`conflicting architectures: ${archFlags.join(', ')}`);
+  if (!['kvm', 'tcg', 'auto'].includes(values.accel)) {
+    throw new UsageError(`--accel ${values.accel}: not an accelerator`, { hint: 'use kvm, tcg or auto' });
+  }
+  return {
+    arch: archFlags[0] ? parseArch(archFlags[0]) : hostArch(),
+    memoryMiB: values.boxMemory === undefined ? undefined : parseMemoryMiB(values.boxMemory),
+    cpus: values.boxSmpCpus === undefined ? undefined : parseCount(values.boxSmpCpus, '--box-smp-cpus', 1, 64),
+    accel: values.accel as Accel | 'auto',
+    sshPort: values.sshPort === undefined ? undefined : parseCount(values.sshPort, '--ssh-port', 1, 65535),
+    timeoutMs: parseCount(values.boxTimeout, '--box-timeout', 1, 3600) * 1000,
+    machine: values.machine,
+    cpu: values.cpu,
+    updateCheck: values.updateCheck,
+    console: Boolean(values.boxConsole),
+  };
+}
+
+/** "8" → 8 GiB (not KIWI's 8 MiB), "512M" → 512, "2GiB" → 2048. */
+export function parseMemoryMiB(text: string): number {
+  const withUnit = /^\d+(\.\d+)?$/.test(text.trim()) ? `${text.trim()}G` : text;
+  const mib = Math.floor(parseSize(withUnit, '--box-memory') / 1024 ** 2);
+  if (mib < 256) throw new UsageError(`--box-memory ${text}: a box needs at least 256 MiB`);
+  return mib;
+}
+
+function parseCount(text: string, option: string, min: number, max: number): number {
+  const value = Number(text);
+  if (!/^\d+$/.test(text) || value < min || value > max) throw new UsageError(`${option} ${text}: must be a whole number from ${min} to ${max}`);
+  return value;
+}

@@ -1,0 +1,67 @@
+import os from 'node:os';
+import type { Command } from 'commander';
+import { loadCatalog, resolveBox } from '../box/catalog.js';
+import { cacheRoot } from '../box/paths.js';
+import { shellQuote } from '../common/shell-quote.js';
+import { bootBox, type RunningBox } from '../vm/boot-box.js';
+import { addBoxOptions, parseBoxOptions, type BoxOptionValues } from './box-options.js';
+import { runCommand } from './run-command.js';
+
+export function registerBoxShell(box: Command): void {
+  addBoxOptions(
+    box
+      .command('shell')
+      .description('boot a fresh VM of a box and open a shell in it, or run a command (-- CMD ARGS)')
+      .argument('<name>', 'box name')
+      .argument('[command...]', 'command to run instead of a shell (after --)'),
+  ).action((name: string, command: string[], values: BoxOptionValues) =>
+    runCommand(async (signal) => {
+      const settings = parseBoxOptions(values);
+      const catalog = loadCatalog();
+      resolveBox(catalog, name, settings.arch);
+      const started = Date.now();
+      const running = await bootBox({
+        cacheRoot: cacheRoot(),
+        catalog,
+        name,
+        ...settings,
+        onNotice: (message) => process.stderr.write(`kiwi: ${message}\n`),
+        signal,
+      });
+      const onAbort = (): void => void running.shutdown();
+      signal.addEventListener('abort', onAbort);
+      try {
+        if (values.boxConsole) process.stderr.write(`kiwi: ${name} ready in ${((Date.now() - started) / 1000).toFixed(1)}s (${running.accel})\n`);
+        return command.length > 0 ? await runInBox(running, command) : await interactiveShell(running);
+      } finally {
+        signal.removeEventListener('abort', onAbort);
+        await running.shutdown();
+      }
+    }),
+  );
+}
+
+async function runInBox(running: RunningBox, command: string[]): Promise<number> {
+  const result = await running.session.exec(shellQuote(command), { stdout: process.stdout, stderr: process.stderr });
+  // A command killed by a signal exits like a shell reports it: 128 + signal number.
+  const signal = result.signal ? os.constants.signals[`SIG${result.signal.replace(/^SIG/, '')}` as NodeJS.Signals] : undefined;
+  return result.exitCode ?? 128 + (signal ?? 1);
+}
+
+async function interactiveShell(running: RunningBox): Promise<number> {
+  const stdin = process.stdin;
+  const pty = stdin.isTTY ? { rows: process.stdout.rows ?? 24, cols: process.stdout.columns ?? 80, term: process.env.TERM ?? 'xterm' } : undefined;
+  if (stdin.isTTY) stdin.setRawMode(true);
+  try {
+    const result = await running.session.exec('exec /bin/bash -l 2>/dev/null || exec /bin/sh -l', {
+      stdout: process.stdout,
+      stderr: process.stderr,
+      stdin,
+      ...(pty ? { pty } : {}),
+    });
+    return result.exitCode ?? 1;
+  } finally {
+    if (stdin.isTTY) stdin.setRawMode(false);
+    stdin.pause();
+  }
+}

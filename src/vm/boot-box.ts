@@ -1,0 +1,186 @@
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { execa } from 'execa';
+import type { Catalog } from '../box/catalog.js';
+import { ensureBox } from '../box/ensure-box.js';
+import type { FetchEventHandler } from '../box/fetch-events.js';
+import type { BoxManifest } from '../box/manifest.js';
+import type { CachedVersion } from '../box/store.js';
+import type { Arch } from '../common/arch.js';
+import { CleanupStack } from '../common/cleanup-stack.js';
+import { generateVmKeys } from '../transport/ssh-keys.js';
+import { SshSession } from '../transport/ssh-session.js';
+import { cachedProbe } from './accel-cache.js';
+import { chooseAccel, probeKvm, type AccelProbeResult } from './accel-probe.js';
+import { freeLoopbackPort } from './free-port.js';
+import { Machine, VmError } from './machine.js';
+import { buildQemuArgs } from './qemu-args.js';
+import { checkRequirements } from './requirements.js';
+import type { Accel, VmSpec } from './vm-spec.js';
+import { cleanStaleVmWorkdirs, createVmWorkdir, removeVmWorkdir, type VmWorkdir } from './vm-workdir.js';
+
+export interface BootOptions {
+  cacheRoot: string;
+  catalog: Catalog;
+  name: string;
+  arch: Arch;
+  updateCheck: boolean;
+  accel: Accel | 'auto';
+  /** Overrides of the box's defaults. */
+  memoryMiB?: number;
+  cpus?: number;
+  machine?: string;
+  cpu?: string;
+  /** Host port for SSH; default: a free one. */
+  sshPort?: number;
+  /** Time from QEMU start to SSH ready, in ms. */
+  timeoutMs: number;
+  onEvent?: FetchEventHandler;
+  /** One-line notices (the TCG fallback). */
+  onNotice?: (message: string) => void;
+  signal?: AbortSignal;
+}
+
+/** A booted box, ready for commands over SSH. `shutdown` is safe to call on every path. */
+export interface RunningBox {
+  session: SshSession;
+  machine: Machine;
+  workdir: VmWorkdir;
+  box: CachedVersion;
+  accel: Accel;
+  shutdown(): Promise<void>;
+}
+
+const QBOOT = '/usr/share/qemu/qboot.rom';
+const FW_CFG_PREFIX = 'opt/org.kiwi';
+
+/** Fetches (or reuses) the box, boots a fresh VM of it on its own overlay and connects over SSH. */
+export async function bootBox(options: BootOptions): Promise<RunningBox> {
+  await cleanStaleVmWorkdirs();
+  const cleanup = new CleanupStack();
+  try {
+    const ensured = await ensureBox({
+      root: options.cacheRoot,
+      catalog: options.catalog,
+      name: options.name,
+      arch: options.arch,
+      updateCheck: options.updateCheck,
+      use: true,
+      ...(options.onEvent ? { onEvent: options.onEvent } : {}),
+      ...(options.signal ? { signal: options.signal } : {}),
+    });
+    cleanup.push('release box', () => ensured.inUse?.release());
+    const box = ensured.version;
+    const files = boxFiles(box);
+
+    const qemuBinary = `qemu-system-${options.arch}`;
+    requireHostTool(qemuBinary, options.arch === 'x86_64' ? 'qemu-system-x86' : 'qemu-system-arm');
+    const accel = await resolveAccel(options, files.kernel, qemuBinary);
+
+    const workdir = await createVmWorkdir();
+    cleanup.push('remove VM directory', () => removeVmWorkdir(workdir));
+    const keys = generateVmKeys(`kiwi-${workdir.id}`);
+    await fs.writeFile(workdir.hostKeyFile, keys.host.privateKey, { mode: 0o600 });
+    await fs.writeFile(workdir.authorizedKeysFile, `${keys.client.publicKey}\n`);
+    await createOverlay(files.disk, workdir.overlay);
+
+    const spec: VmSpec = {
+      arch: options.arch,
+      accel,
+      memoryMiB: options.memoryMiB ?? box.manifest.memoryMiB,
+      cpus: options.cpus ?? box.manifest.cpus,
+      kernel: files.kernel,
+      ...(files.initrd ? { initrd: files.initrd } : {}),
+      cmdline: box.manifest.cmdline,
+      disk: { base: files.disk, overlay: workdir.overlay },
+      sshPort: options.sshPort ?? (await freeLoopbackPort()),
+      fwCfg: [
+        { name: `${FW_CFG_PREFIX}/ssh_host_ed25519_key`, file: workdir.hostKeyFile },
+        { name: `${FW_CFG_PREFIX}/authorized_keys`, file: workdir.authorizedKeysFile },
+      ],
+      serialLog: workdir.serialLog,
+      ...(options.machine ? { machine: options.machine } : {}),
+      ...(options.cpu ? { cpu: options.cpu } : {}),
+      ...(options.arch === 'x86_64' && (await exists(QBOOT)) ? { bios: QBOOT } : {}),
+    };
+    const machine = Machine.start(buildQemuArgs(spec), { serialLog: workdir.serialLog, pidFile: workdir.pidFile });
+    cleanup.push('stop VM', () => machine.stop(0));
+
+    let session: SshSession;
+    try {
+      session = await SshSession.connect(
+        { host: '127.0.0.1', port: spec.sshPort, username: 'root', privateKey: keys.client.privateKey, hostPublicKey: keys.host.publicKey },
+        { timeoutMs: options.timeoutMs, isAlive: () => machine.isAlive(), ...(options.signal ? { signal: options.signal } : {}) },
+      );
+    } catch (error) {
+      throw await bootFailure(machine, error);
+    }
+    cleanup.push('close SSH', () => session.close());
+
+    let stopped: Promise<void> | undefined;
+    const shutdown = (): Promise<void> => {
+      stopped ??= (async () => {
+        // Ask the guest to power off (it syncs first); QEMU exits on its own, or is stopped in steps.
+        await Promise.race([session.exec('poweroff -f').catch(() => undefined), machine.exited]);
+        session.close();
+        await machine.stop();
+        const problems = await cleanup.unwind();
+        if (problems.length) throw new VmError(`cleaning up the VM failed: ${problems.join('; ')}`);
+      })();
+      return stopped;
+    };
+    return { session, machine, workdir, box, accel, shutdown };
+  } catch (error) {
+    await cleanup.unwind();
+    throw error;
+  }
+}
+
+function boxFiles(box: CachedVersion): { kernel: string; initrd: string | undefined; disk: string } {
+  const file = (role: BoxManifest['files'][number]['role']): string | undefined => {
+    const entry = box.manifest.files.find((candidate) => candidate.role === role);
+    return entry ? path.join(box.dir, entry.path) : undefined;
+  };
+  return { kernel: file('kernel')!, initrd: file('initrd'), disk: file('disk')! };
+}
+
+async function resolveAccel(options: BootOptions, kernel: string, qemuBinary: string): Promise<Accel> {
+  const probe = (): Promise<AccelProbeResult> =>
+    cachedProbe(kernel, qemuBinary, () => probeKvm({ kernel, machine: options.machine ?? 'q35', cpu: options.cpu ?? 'host', qemuBinary }));
+  const result = await chooseAccel(options.accel, options.arch, probe);
+  if (result.reason) {
+    options.onNotice?.(
+      result.accel === 'tcg' ? `KVM not used, booting under TCG (slower): ${result.reason}` : `--accel kvm was asked for, but ${result.reason}`,
+    );
+  }
+  return result.accel;
+}
+
+function requireHostTool(command: string, debianPackage: string): void {
+  const [status] = checkRequirements([{ name: command, candidates: [command], package: debianPackage, neededFor: 'boxes' }]);
+  if (!status?.found) {
+    throw new VmError(`${command} is not installed`, { hint: `install the ${debianPackage} package (or run kiwi doctor --fix)` });
+  }
+}
+
+/** The VM's own writable layer over the box's read-only disk. */
+async function createOverlay(base: string, overlay: string): Promise<void> {
+  requireHostTool('qemu-img', 'qemu-utils');
+  await execa('qemu-img', ['create', '-q', '-f', 'qcow2', '-F', 'qcow2', '-b', base, overlay], { stdin: 'ignore' });
+}
+
+async function bootFailure(machine: Machine, cause: unknown): Promise<Error> {
+  const dead = !machine.isAlive();
+  const console = await machine.consoleTail();
+  const qemu = machine.qemuErrors();
+  const reason = dead ? 'QEMU exited before the box answered on SSH' : (cause as Error).message;
+  const evidence = [qemu && `QEMU said:\n${qemu}`, console && `console (last lines):\n${console}`].filter(Boolean).join('\n');
+  return new VmError(`${reason}${evidence ? `\n${evidence}` : ''}`, {
+    hint: `the full console log is ${machine.serialLog} (kept only while kiwi runs); rerun with --box-console to watch the boot`,
+    cause,
+  });
+}
+
+async function exists(file: string): Promise<boolean> {
+  return fs.access(file).then(() => true, () => false);
+}

@@ -79,7 +79,7 @@ export function renderPlain(mode: 'quiet' | 'normal' | 'debug', write: (line: st
 export function formatEvent(event: RuntimeEvent, debug: boolean): string | undefined {
   switch (event.type) {
     case 'step':
-      if (event.state === 'failed') return `kiwi: ${event.id} failed${event.message ? `: ${event.message}` : ''}`;
+      // Without --debug a failed step is told once, by the error line that follows.
       if (debug) return `kiwi: ${event.id} ${event.state}${event.message ? `: ${event.message}` : ''}`;
       return event.state === 'start' && (event.id === 'image' || event.id === 'commit') ? `kiwi: ${event.message ?? event.id}` : undefined;
     case 'log':

@@ -42,6 +42,7 @@ export async function runContainer(spec: ContainerSpec, options: RunContainerOpt
   await reporter.step('preflight', rootless ? 'rootless: user namespace' : 'as root', () => preflight(rootless, reporter));
   await reporter.step('cleanup', `stale runs in ${stateRoot}`, () => cleanStaleRuns(stateRoot, reporter));
   checkInputs(spec);
+  if (rootless && spec.root.kind === 'dir') warnForeignOwner(spec.root.path, reporter);
   const { state, dirs } = createRun(stateRoot, rootless);
   checkOverlayPath(dirs.dir, 'the run state directory (KIWI_STATE_DIR)');
   reporter.debug(`run ${state.id}: state ${dirs.stateFile}, layers in ${dirs.dir}`, 'prepare');
@@ -153,6 +154,17 @@ function checkInputs(spec: ContainerSpec): void {
   }
   if (spec.commitDir && fs.existsSync(spec.commitDir) && (!isDirectory(spec.commitDir) || fs.readdirSync(spec.commitDir).length > 0)) {
     throw new UsageError(`--commit ${spec.commitDir}: exists and is not an empty directory`, { hint: 'give a new or empty directory' });
+  }
+}
+
+/**
+ * In a user namespace only the invoking user is mapped; files of other owners show as
+ * nobody and even root inside cannot change them (overlayfs copy-up included).
+ */
+function warnForeignOwner(root: string, reporter: Reporter): void {
+  const owner = fs.statSync(root).uid;
+  if (owner !== process.getuid?.()) {
+    reporter.warn(`--root ${root} belongs to uid ${owner}, which is not mapped in the user namespace: the container cannot change files it owns`, 'preflight');
   }
 }
 

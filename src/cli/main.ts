@@ -26,7 +26,7 @@ export function buildProgram(): Command {
   registerBoxbuild(program);
   registerRun(program);
   registerDoctor(program);
-  const box = program.command('box').description('manage boxes: list, fetch, rm, prune').exitOverride();
+  const box = program.command('box').description('manage boxes: list, fetch, shell, rm, prune').exitOverride();
   registerBoxList(box);
   registerBoxFetch(box);
   registerBoxRm(box);

@@ -1,4 +1,7 @@
-import { utils } from 'ssh2';
+import ssh2 from 'ssh2';
+
+// ssh2 is CommonJS: Node gives ESM only its default export.
+const { utils } = ssh2;
 
 /** An ed25519 key pair in OpenSSH formats. */
 export interface KeyPair {

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Readable, Writable } from 'node:stream';
-import { Client, type ClientChannel, type SFTPWrapper } from 'ssh2';
+import ssh2, { type Client, type ClientChannel, type SFTPWrapper } from 'ssh2';
 import { EnvironmentError } from '../common/errors.js';
 import { publicKeyBlob } from './ssh-keys.js';
 
@@ -126,7 +126,7 @@ export class HostKeyMismatchError extends EnvironmentError {}
 
 function connectOnce(target: SshTarget, expectedKey: Buffer, readyTimeout: number): Promise<Client> {
   return new Promise((resolve, reject) => {
-    const client = new Client();
+    const client = new ssh2.Client();
     let hostKeyMismatch = false;
     client.once('ready', () => resolve(client));
     client.once('error', (error) => {

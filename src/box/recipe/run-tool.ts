@@ -1,0 +1,94 @@
+import { execa, ExecaError, type Options } from 'execa';
+import { EnvironmentError } from '../../common/errors.js';
+
+/** The Debian package that provides each tool a box build runs, for "not found" hints. */
+const PACKAGE_OF: Record<string, string> = {
+  mmdebstrap: 'mmdebstrap',
+  tar: 'tar',
+  xz: 'xz-utils',
+  gzip: 'gzip',
+  bzip2: 'bzip2',
+  lzma: 'xz-utils',
+  lzop: 'lzop',
+  lz4: 'lz4',
+  zstd: 'zstd',
+  'mkfs.ext4': 'e2fsprogs',
+  'qemu-img': 'qemu-utils',
+  chroot: 'coreutils',
+  depmod: 'kmod',
+};
+
+/** A tool a box build ran failed; carries the command and the tail of its output. */
+export class BoxBuildError extends EnvironmentError {}
+
+export interface RunToolOptions {
+  signal?: AbortSignal;
+  /** Bytes fed to stdin. */
+  input?: Buffer;
+  /** Each line of stderr (and stdout when not captured), for progress display. */
+  onLine?: (line: string) => void;
+  /** Return stdout as a Buffer instead of text (decompressors). */
+  binary?: boolean;
+  cwd?: string;
+}
+
+/**
+ * Runs one build tool: stdin ignored unless `input` is given, a minimal locale, and every
+ * failure turned into a BoxBuildError saying which tool, why, and (when it is missing)
+ * which Debian package to install.
+ */
+export async function runTool(file: string, args: string[], options: RunToolOptions = {}): Promise<{ stdout: string | Buffer }> {
+  const execaOptions: Options = {
+    stdin: options.input ? 'pipe' : 'ignore',
+    ...(options.input ? { input: options.input } : {}),
+    encoding: options.binary ? 'buffer' : 'utf8',
+    maxBuffer: 1024 * 1024 * 1024,
+    // LC_ALL=C: tool messages in the error tail are the ones their documentation shows.
+    env: { LC_ALL: 'C', LANG: 'C' },
+    ...(options.cwd ? { cwd: options.cwd } : {}),
+    ...(options.signal ? { cancelSignal: options.signal } : {}),
+    forceKillAfterDelay: 5_000,
+    lines: false,
+  };
+  try {
+    const child = execa(file, args, execaOptions);
+    if (options.onLine) forwardLines(child.stderr, options.onLine);
+    const result = await child;
+    // execa's "buffer" encoding yields a Uint8Array; callers want Buffer's methods.
+    const stdout = result.stdout instanceof Uint8Array ? Buffer.from(result.stdout.buffer, result.stdout.byteOffset, result.stdout.byteLength) : String(result.stdout);
+    return { stdout };
+  } catch (error) {
+    if (options.signal?.aborted) throw options.signal.reason;
+    throw toolError(file, args, error);
+  }
+}
+
+function forwardLines(stream: NodeJS.ReadableStream | null, onLine: (line: string) => void): void {
+  if (!stream) return;
+  let pending = '';
+  stream.on('data', (chunk: Buffer) => {
+    const lines = (pending + chunk.toString('utf8')).split(/\r?\n|\r/);
+    pending = lines.pop() ?? '';
+    for (const line of lines) if (line.trim()) onLine(line);
+  });
+}
+
+function toolError(file: string, args: string[], error: unknown): BoxBuildError {
+  const tool = file.split('/').pop() ?? file;
+  if (!(error instanceof ExecaError)) return new BoxBuildError(`${tool} failed: ${String(error)}`, { cause: error });
+  if (error.code === 'ENOENT') {
+    const pkg = PACKAGE_OF[tool];
+    return new BoxBuildError(`${tool} is not installed`, {
+      hint: pkg ? `install the Debian package ${pkg} (apt-get install ${pkg})` : `install ${tool}`,
+      cause: error,
+    });
+  }
+  const stderr = typeof error.stderr === 'string' ? error.stderr : Buffer.isBuffer(error.stderr) ? error.stderr.toString('utf8') : '';
+  const tail = stderr.trim().split('\n').slice(-12).join('\n');
+  const why = error.signal ? `killed by ${error.signal}` : `exit code ${error.exitCode ?? '?'}`;
+  const command = [tool, ...args].join(' ');
+  return new BoxBuildError(`${tool} failed (${why}): ${command.length > 300 ? `${command.slice(0, 300)}…` : command}${tail ? `\n${tail}` : ''}`, {
+    hint: 'the lines above are the end of its output; run with --debug for the whole error',
+    cause: error,
+  });
+}

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { hostArch, parseArch, type Arch } from '../common/arch.js';
 import { UsageError } from '../common/errors.js';
-import { parseSize } from '../runtime/quantities.js';
+import { parseSize } from '../common/units.js';
 import type { Accel } from '../vm/vm-spec.js';
 
 /** The box options `kiwi box shell` and `kiwi boxbuild` share (KIWI's boxbuild names). */

@@ -2,23 +2,9 @@ import { UsageError } from '../common/errors.js';
 
 /**
  * Parsing of the resource options of `kiwi run` into the numbers cgroups take. Pure.
- * Sizes follow docker/podman: K, M, G, T are powers of 1024 (an optional "i", "B" or
- * "iB" is accepted), a bare number is bytes.
+ * Sizes: see parseSize in common/units.ts.
  */
-
-const SIZE = /^(\d+(?:\.\d+)?)\s*([kmgt]?)(?:i?b)?$/i;
-const FACTORS: Record<string, number> = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 };
-
-/** "512M" → 536870912 bytes; "0" → 0. */
-export function parseSize(text: string, option: string): number {
-  const match = SIZE.exec(text.trim());
-  if (!match) {
-    throw new UsageError(`${option} ${text}: not a size`, { hint: `write a size like 512M, 2G or 1048576 (bytes)` });
-  }
-  const bytes = Math.floor(Number(match[1]) * FACTORS[match[2]!.toLowerCase()]!);
-  if (!Number.isSafeInteger(bytes)) throw new UsageError(`${option} ${text}: too large`);
-  return bytes;
-}
+export { parseSize } from '../common/units.js';
 
 /** The kernel's CFS period kiwi uses for --cpus, in microseconds (the cgroup default). */
 export const CPU_PERIOD_USEC = 100_000;

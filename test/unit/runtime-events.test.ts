@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatEvent, formatResult, renderPlain } from '../../src/cli/run.js';
+import { formatEvent, formatResult, renderPlain } from '../../src/ui/runtime-events.js';
 import { decodeEvent, encodeEvent, ProtocolError, type ResultEvent, type RuntimeEvent } from '../../src/protocol/events.js';
 import { describeKill } from '../../src/runtime/container.js';
 import type { ContainerSpec } from '../../src/runtime/spec.js';

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
+import { registerBoxBuild } from './box-build.js';
 import { registerBoxFetch } from './box-fetch.js';
 import { registerBoxList } from './box-list.js';
 import { registerBoxPrune } from './box-prune.js';
@@ -29,6 +30,7 @@ export function buildProgram(): Command {
   const box = program.command('box').description('manage boxes: list, fetch, shell, rm, prune').exitOverride();
   registerBoxList(box);
   registerBoxFetch(box);
+  registerBoxBuild(box);
   registerBoxRm(box);
   registerBoxPrune(box);
   registerBoxShell(box);

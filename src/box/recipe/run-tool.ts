@@ -83,7 +83,8 @@ function toolError(file: string, args: string[], error: unknown): BoxBuildError 
       cause: error,
     });
   }
-  const stderr = typeof error.stderr === 'string' ? error.stderr : Buffer.isBuffer(error.stderr) ? error.stderr.toString('utf8') : '';
+  const raw: unknown = error.stderr;
+  const stderr = raw instanceof Uint8Array ? Buffer.from(raw).toString('utf8') : typeof raw === 'string' ? raw : '';
   const tail = stderr.trim().split('\n').slice(-12).join('\n');
   const why = error.signal ? `killed by ${error.signal}` : `exit code ${error.exitCode ?? '?'}`;
   const command = [tool, ...args].join(' ');

@@ -1,0 +1,65 @@
+import path from 'node:path';
+import type { Command } from 'commander';
+import { loadCatalog } from '../box/catalog.js';
+import { cacheRoot } from '../box/paths.js';
+import { planBoxBuild } from '../box/recipe/build-box.js';
+import { hostArch, parseArch } from '../common/arch.js';
+import { formatBytes, formatDuration } from '../common/units.js';
+import { createTaskList } from '../ui/task-list.js';
+import { runCommand } from './run-command.js';
+
+interface BuildOptions {
+  arch?: string;
+  output?: string;
+  force?: boolean;
+  json?: boolean;
+}
+
+export function registerBoxBuild(box: Command): void {
+  box
+    .command('build')
+    .description('build a box from its recipe (boxes/NAME/recipe.yaml) with distribution packages, into the cache')
+    .argument('<name>', 'box name (a folder of boxes/ with a recipe.yaml)')
+    .option('--arch <arch>', 'box architecture (x86_64, aarch64); default: this host')
+    .option('--output <dir>', 'also write the box (files and box.json) to DIR, to publish it')
+    .option('--force', 'rebuild every stage instead of reusing what did not change')
+    .option('--json', 'print the result as JSON')
+    .action((name: string, options: BuildOptions) =>
+      runCommand(async (signal) => {
+        const arch = parseArch(options.arch ?? hostArch());
+        const started = performance.now();
+        const plan = await planBoxBuild({
+          cacheRoot: cacheRoot(),
+          catalog: loadCatalog(),
+          name,
+          arch,
+          ...(options.output ? { outputDir: path.resolve(options.output) } : {}),
+          force: options.force ?? false,
+          signal,
+        });
+        try {
+          await createTaskList(
+            plan.stages.map((stage) => ({
+              title: stage.title,
+              task: async (_context, task) => {
+                const outcome = await stage.run((line) => (task.output = line));
+                task.title = `${stage.title}: ${outcome}`;
+              },
+            })),
+          ).run();
+        } finally {
+          await plan.close();
+        }
+        const result = plan.result();
+        const seconds = (performance.now() - started) / 1000;
+        const size = result.manifest.files.reduce((sum, file) => sum + file.size, 0);
+        if (options.json) {
+          const summary = { name, arch, version: result.manifest.version, id: result.version.id, status: result.status, dir: result.version.dir, bytes: size, seconds, stages: result.stages, output: options.output ? path.resolve(options.output) : null };
+          process.stdout.write(`${JSON.stringify(summary)}\n`);
+        } else {
+          const verb = result.status === 'up-to-date' ? 'up to date' : 'built';
+          process.stdout.write(`${name} (${arch}) ${result.version.id}: ${verb} in ${formatDuration(seconds)}, ${formatBytes(size)} in ${result.version.dir}\n`);
+        }
+      }),
+    );
+}

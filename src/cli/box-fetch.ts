@@ -1,11 +1,7 @@
 import type { Command } from 'commander';
-import { loadCatalog, resolveBox } from '../box/catalog.js';
-import { ensureBox, type EnsuredBox } from '../box/ensure-box.js';
-import { cacheRoot } from '../box/paths.js';
+import type { EnsuredBox } from '../box/ensure-box.js';
 import { hostArch, parseArch } from '../common/arch.js';
 import { formatBytes } from '../common/units.js';
-import { fetchProgressRenderer } from '../ui/fetch-progress.js';
-import { createTaskList, isInteractive } from '../ui/task-list.js';
 import { runCommand } from './run-command.js';
 
 interface FetchOptions {
@@ -25,6 +21,14 @@ export function registerBoxFetch(box: Command): void {
     .action((name: string, options: FetchOptions) =>
       runCommand(async (signal) => {
         const arch = parseArch(options.arch ?? hostArch());
+        const [{ loadCatalog, resolveBox }, { ensureBox }, { cacheRoot }, { fetchProgressRenderer }, { createTaskList, isInteractive }] =
+          await Promise.all([
+            import('../box/catalog.js'),
+            import('../box/ensure-box.js'),
+            import('../box/paths.js'),
+            import('../ui/fetch-progress.js'),
+            import('../ui/task-list.js'),
+          ]);
         const catalog = loadCatalog();
         resolveBox(catalog, name, arch);
         const interactive = isInteractive();

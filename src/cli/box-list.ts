@@ -1,11 +1,15 @@
 import type { Command } from 'commander';
-import { loadCatalog } from '../box/catalog.js';
-import { listBoxes, type BoxListing } from '../box/list-boxes.js';
-import { cacheRoot } from '../box/paths.js';
+import type { BoxListing } from '../box/list-boxes.js';
 import { formatBytes } from '../common/units.js';
 import { runCommand } from './run-command.js';
 
 export async function printBoxList(json: boolean): Promise<void> {
+  // Loaded on use: `kiwi --help` and other commands need none of it (start-up time).
+  const [{ loadCatalog }, { listBoxes }, { cacheRoot }] = await Promise.all([
+    import('../box/catalog.js'),
+    import('../box/list-boxes.js'),
+    import('../box/paths.js'),
+  ]);
   const rows = await listBoxes(cacheRoot(), loadCatalog());
   process.stdout.write(json ? `${JSON.stringify(rows, null, 2)}\n` : formatTable(rows));
 }

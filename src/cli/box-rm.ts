@@ -1,6 +1,4 @@
 import type { Command } from 'commander';
-import { cacheRoot } from '../box/paths.js';
-import { removeBox } from '../box/remove-box.js';
 import { parseArch } from '../common/arch.js';
 import { formatBytes } from '../common/units.js';
 import { runCommand } from './run-command.js';
@@ -14,6 +12,7 @@ export function registerBoxRm(box: Command): void {
     .action((name: string, options: { arch?: string }) =>
       runCommand(async () => {
         const arch = options.arch === undefined ? undefined : parseArch(options.arch);
+        const [{ cacheRoot }, { removeBox }] = await Promise.all([import('../box/paths.js'), import('../box/remove-box.js')]);
         const { freed } = await removeBox(cacheRoot(), name, arch);
         process.stdout.write(`removed ${name}${arch ? ` (${arch})` : ''}: ${formatBytes(freed)} freed\n`);
       }),

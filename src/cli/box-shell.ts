@@ -1,9 +1,7 @@
 import os from 'node:os';
 import type { Command } from 'commander';
-import { loadCatalog, resolveBox } from '../box/catalog.js';
-import { cacheRoot } from '../box/paths.js';
 import { shellQuote } from '../common/shell-quote.js';
-import { bootBox, type RunningBox } from '../vm/boot-box.js';
+import type { RunningBox } from '../vm/boot-box.js';
 import { addBoxOptions, parseBoxOptions, type BoxOptionValues } from './box-options.js';
 import { runCommand } from './run-command.js';
 
@@ -17,6 +15,11 @@ export function registerBoxShell(box: Command): void {
   ).action((name: string, command: string[], values: BoxOptionValues) =>
     runCommand(async (signal) => {
       const settings = parseBoxOptions(values);
+      const [{ loadCatalog, resolveBox }, { cacheRoot }, { bootBox }] = await Promise.all([
+        import('../box/catalog.js'),
+        import('../box/paths.js'),
+        import('../vm/boot-box.js'),
+      ]);
       const catalog = loadCatalog();
       resolveBox(catalog, name, settings.arch);
       const started = Date.now();

@@ -2,13 +2,10 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { createInterface } from 'node:readline/promises';
 import type { Command } from 'commander';
-import { execa } from 'execa';
 import { cacheRoot } from '../box/paths.js';
-import { readCurrent } from '../box/store.js';
 import { hostArch } from '../common/arch.js';
 import { EnvironmentError } from '../common/errors.js';
 import { formatBytes } from '../common/units.js';
-import { probeKvm } from '../vm/accel-probe.js';
 import { checkRequirements, missingPackages, type RequirementStatus } from '../vm/requirements.js';
 import { runCommand } from './run-command.js';
 
@@ -66,6 +63,7 @@ async function installPackages(packages: string[], yes: boolean): Promise<void> 
     prompt.close();
     if (!/^y(es)?$/i.test(answer.trim())) return;
   }
+  const { execa } = await import('execa');
   const env = { DEBIAN_FRONTEND: 'noninteractive' };
   await execa('apt-get', ['update'], { stdio: 'inherit', env });
   await execa('apt-get', ['install', '-y', '--no-install-recommends', ...packages], { stdio: 'inherit', env });
@@ -82,6 +80,7 @@ async function printDiskSpace(): Promise<void> {
 }
 
 async function printKvm(): Promise<void> {
+  const [{ readCurrent }, { probeKvm }] = await Promise.all([import('../box/store.js'), import('../vm/accel-probe.js')]);
   const box = await readCurrent(cacheRoot(), 'debian', hostArch());
   const kernel = box?.manifest.files.find((file) => file.role === 'kernel');
   if (!box || !kernel) {

@@ -2,10 +2,7 @@ import type { Command } from 'commander';
 import fs from 'node:fs';
 import { KiwiError } from '../common/errors.js';
 import { encodeEvent, type RuntimeEventHandler } from '../protocol/events.js';
-import { runContainer } from '../runtime/container.js';
-import { expandCpuList } from '../runtime/quantities.js';
-import { Reporter } from '../runtime/reporter.js';
-import { resolveRunOptions, type RawRunOptions } from '../runtime/run-options.js';
+import type { RawRunOptions } from '../runtime/run-options.js';
 import { renderPlain } from '../ui/runtime-events.js';
 import { cliState, runCommand } from './run-command.js';
 
@@ -38,7 +35,13 @@ export function registerRun(program: Command): void {
       runCommand(async (signal) => {
         const emit: RuntimeEventHandler = options.json ? (event) => process.stdout.write(encodeEvent(event)) : renderPlain(options.quiet ? 'quiet' : cliState.debug ? 'debug' : 'normal');
         try {
-          const spec = resolveRunOptions(options, command, process.cwd(), onlineCpus());
+          const [{ runContainer }, { expandCpuList }, { Reporter }, { resolveRunOptions }] = await Promise.all([
+            import('../runtime/container.js'),
+            import('../runtime/quantities.js'),
+            import('../runtime/reporter.js'),
+            import('../runtime/run-options.js'),
+          ]);
+          const spec = resolveRunOptions(options, command, process.cwd(), onlineCpus(expandCpuList));
           const result = await runContainer(spec, { reporter: new Reporter(emit), signal, output: options.json ? 'events' : 'inherit' });
           emit(result);
           return result.exitCode;
@@ -56,7 +59,7 @@ function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
 }
 
-function onlineCpus(): number[] | undefined {
+function onlineCpus(expandCpuList: (list: string) => number[]): number[] | undefined {
   try {
     return expandCpuList(fs.readFileSync('/sys/devices/system/cpu/online', 'utf8'));
   } catch {

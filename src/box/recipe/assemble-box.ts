@@ -43,7 +43,9 @@ export async function writeBoxCopy(sourceDir: string, manifest: BoxManifest, tar
   try {
     for (const name of [...manifest.files.map((file) => file.path), MANIFEST_FILE]) {
       await fsp.mkdir(path.dirname(path.join(partial, name)), { recursive: true });
-      await linkOrCopy(path.join(sourceDir, name), path.join(partial, name));
+      // A copy (a reflink where the file system can): the published files must not share
+      // inodes with the cache's verified ones.
+      await fsp.copyFile(path.join(sourceDir, name), path.join(partial, name), fs.constants.COPYFILE_FICLONE);
     }
     await fsp.mkdir(target, { recursive: true });
     for (const name of [...manifest.files.map((file) => file.path), MANIFEST_FILE]) {

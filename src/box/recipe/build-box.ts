@@ -222,7 +222,11 @@ export async function planBoxBuild(options: BoxBuildOptions): Promise<BoxBuildPl
 export async function buildBox(options: BoxBuildOptions, onStage?: (stage: BoxBuildStage, outcome: string) => void): Promise<BoxBuildResult> {
   const plan = await planBoxBuild(options);
   try {
-    for (const stage of plan.stages) onStage?.(stage, await stage.run(() => {}));
+    for (const stage of plan.stages) {
+      // Not `onStage?.(stage, await stage.run())`: optional chaining would skip the run too.
+      const outcome = await stage.run(() => {});
+      onStage?.(stage, outcome);
+    }
     return plan.result();
   } finally {
     await plan.close();

@@ -1,0 +1,102 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { kiwiProfileVariables, renderKiwiProfile } from '../../src/builder/description/kiwi-env.js';
+import { loadImageModel } from '../../src/builder/description/load.js';
+
+const examples = resolve(__dirname, '../../descriptions');
+
+function load(name: string, arch: 'x86_64' | 'aarch64' = 'x86_64') {
+  return loadImageModel({
+    descriptionDir: join(examples, name),
+    kiwiFile: undefined,
+    arch,
+    profiles: [],
+    type: undefined,
+    setRepo: undefined,
+    addRepos: [],
+    addPackages: [],
+    deletePackages: [],
+  });
+}
+
+describe('the example descriptions parse and resolve', () => {
+  it('debian-minimal: a bookworm tbz from deb.debian.org', () => {
+    const model = load('debian-minimal');
+    expect(model.descriptionFile).toBe(join(examples, 'debian-minimal', 'config.kiwi'));
+    expect(model.type.image).toBe('tbz');
+    expect(model.preferences.version).toBe('1.0.0');
+    expect(model.repositories.map((repo) => [repo.uri, repo.distribution])).toEqual([
+      ['http://deb.debian.org/debian', 'bookworm'],
+      ['http://deb.debian.org/debian-security', 'bookworm-security'],
+    ]);
+    expect(model.packages.bootstrap).toEqual(['ca-certificates']);
+  });
+
+  it('debian-container: an oci image with its containerconfig', () => {
+    const config = load('debian-container').type.containerConfig;
+    expect(load('debian-container').type.image).toBe('oci');
+    expect(config).toMatchObject({
+      name: 'debian-container',
+      tag: '1.0.0',
+      additionalNames: ['debian-container:latest'],
+      cmd: ['/bin/bash'],
+      workingDir: '/root',
+      environment: [
+        { name: 'LANG', value: 'C.UTF-8' },
+        { name: 'DEBIAN_FRONTEND', value: 'noninteractive' },
+      ],
+    });
+  });
+
+  it('debian-disk: oem with ext4, grub2 on the serial console, kernel per arch', () => {
+    const model = load('debian-disk');
+    expect(model.type).toMatchObject({ image: 'oem', filesystem: 'ext4', firmware: 'bios' });
+    expect(model.type.bootloader).toMatchObject({ name: 'grub2', outputConsole: 'serial', timeout: 1 });
+    expect(model.packages.type).toEqual(['e2fsprogs', 'grub-pc', 'initramfs-tools', 'linux-image-amd64']);
+    const arm = load('debian-disk', 'aarch64');
+    expect(arm.type.firmware).toBe('efi');
+    expect(arm.packages.type).toEqual(['e2fsprogs', 'grub-efi-arm64', 'initramfs-tools', 'linux-image-arm64']);
+  });
+});
+
+describe('/.profile for KIWI scripts', () => {
+  it('has the kiwi_* variables KIWI scripts read', () => {
+    const variables = kiwiProfileVariables(load('debian-disk'));
+    expect(variables).toMatchObject({
+      kiwi_iname: 'debian-disk',
+      kiwi_displayname: 'Debian 12 disk',
+      kiwi_iversion: '1.0.0',
+      kiwi_profiles: '',
+      kiwi_type: 'oem',
+      kiwi_language: 'en_US',
+      kiwi_keytable: 'us',
+      kiwi_timezone: 'UTC',
+      kiwi_bootloader: 'grub2',
+      kiwi_bootloader_console: 'serial:serial',
+      kiwi_boot_timeout: '1',
+      kiwi_firmware: 'bios',
+      kiwi_cmdline: 'console=ttyS0,115200 console=tty0',
+      kiwi_initrd_system: 'dracut',
+      kiwi_install_volid: 'INSTALL',
+      kiwi_delete: '',
+    });
+    expect(kiwiProfileVariables(load('debian-minimal'))).toMatchObject({ kiwi_type: 'tbz', kiwi_bootloader: 'grub2', kiwi_initrd_system: 'none' });
+    expect(kiwiProfileVariables(load('debian-minimal'))).not.toHaveProperty('kiwi_install_volid');
+  });
+
+  it('is sorted key=\'value\' lines that bash sources back to the same values', () => {
+    const model = load('debian-minimal');
+    const tricky = { ...model, displayName: `it's "$HOME" \`x\` \\ !` };
+    const text = renderKiwiProfile(tricky);
+    const lines = text.trimEnd().split('\n');
+    expect(lines).toEqual([...lines].sort());
+    expect(lines).toContain(`kiwi_displayname='it'\\''s "$HOME" \`x\` \\ !'`);
+    const file = join(mkdtempSync(join(tmpdir(), 'kiwi-profile-')), '.profile');
+    writeFileSync(file, text);
+    const echoed = execFileSync('bash', ['-c', 'source "$1"; printf %s "$kiwi_displayname"', 'bash', file], { encoding: 'utf8' });
+    expect(echoed).toBe(tricky.displayName);
+  });
+});

@@ -128,8 +128,17 @@ function connectOnce(target: SshTarget, expectedKey: Buffer, readyTimeout: numbe
   return new Promise((resolve, reject) => {
     const client = new ssh2.Client();
     let hostKeyMismatch = false;
-    client.once('ready', () => resolve(client));
-    client.once('error', (error) => {
+    let settled = false;
+    client.once('ready', () => {
+      settled = true;
+      resolve(client);
+    });
+    // 'on', not 'once': QEMU accepts the TCP connection before the guest's sshd listens, and
+    // ssh2 may emit several errors for one failed attempt; an unhandled one would crash kiwi.
+    // After 'ready', a dropped connection surfaces through the channels' close events.
+    client.on('error', (error) => {
+      if (settled) return;
+      settled = true;
       client.end();
       reject(
         hostKeyMismatch

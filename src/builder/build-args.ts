@@ -2,6 +2,7 @@ import { isAbsolute, resolve } from 'node:path';
 import { ARCHES, type Arch } from '../common/arch.js';
 import { UsageError } from '../common/errors.js';
 import { formatProblem, type Problem } from './description/problems.js';
+import type { LoadOptions } from './description/load.js';
 import type { RepoSpec } from './description/repositories.js';
 import { BUILD_TYPES } from './description/schema-type.js';
 
@@ -168,6 +169,21 @@ export function parseRepoSpec(text: string, option: string, problems: Problem[])
 function splitFields(text: string, count: number): string[] {
   const parts = text.split(',');
   return parts.length <= count ? parts : [...parts.slice(0, count - 1), parts.slice(count - 1).join(',')];
+}
+
+/** What loadImageModel needs from the build arguments. */
+export function toLoadOptions(args: BuildArgs): LoadOptions {
+  return {
+    descriptionDir: args.descriptionDir,
+    kiwiFile: args.kiwiFile,
+    arch: args.targetArch,
+    profiles: args.profiles,
+    type: args.type,
+    setRepo: args.setRepo,
+    addRepos: args.addRepos,
+    addPackages: args.addPackages,
+    deletePackages: args.deletePackages,
+  };
 }
 
 /** Back to argv (absolute paths), e.g. to pass the checked arguments into a box. */

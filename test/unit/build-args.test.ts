@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { BuildArgsError, buildArgsToArgv, parseBuildArgs } from '../../src/builder/build-args.js';
+import { resolve } from 'node:path';
+import { BuildArgsError, buildArgsToArgv, parseBuildArgs, toLoadOptions } from '../../src/builder/build-args.js';
+import { loadImageModel } from '../../src/builder/description/load.js';
 
 const env = { cwd: '/home/u/work', hostArch: 'x86_64' as const };
 
@@ -114,5 +116,15 @@ describe('parseBuildArgs', () => {
       { where: '--add-repo http://x,,,,,true,,,,,metalink', message: 'package_gpgcheck is not supported with apt (apt checks repository signatures)' },
       { where: '--add-repo http://x,,,,,true,,,,,metalink', message: 'sourcetype "metalink" is not supported with apt' },
     ]);
+  });
+
+  it('feeds loadImageModel: the checked arguments select profile, type and packages', () => {
+    const fixtures = resolve(__dirname, '../fixtures/descriptions');
+    const args = parseBuildArgs(
+      ['--description', 'profiles', '--target-dir', '/t', '--profile', 'container', '--type', 'oci', '--add-package', 'curl'],
+      { cwd: fixtures, hostArch: 'x86_64' },
+    );
+    const model = loadImageModel(toLoadOptions(args));
+    expect([model.profiles, model.type.image, model.packages.image]).toEqual([['container'], 'oci', ['curl', 'xterm']]);
   });
 });

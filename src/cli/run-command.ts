@@ -20,6 +20,8 @@ export async function runCommand(action: (signal: AbortSignal) => Promise<number
   let code: number;
   try {
     code = (await action(controller.signal)) ?? 0;
+    // An action that wound down after Ctrl-C exits as interrupted, not with its own code.
+    if (controller.signal.aborted) code = reportError(controller.signal.reason);
   } catch (error) {
     code = reportError(controller.signal.aborted ? controller.signal.reason : error);
   }

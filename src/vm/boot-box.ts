@@ -113,7 +113,7 @@ export async function bootBox(options: BootOptions): Promise<RunningBox> {
         { timeoutMs: options.timeoutMs, isAlive: () => machine.isAlive(), ...(options.signal ? { signal: options.signal } : {}) },
       );
     } catch (error) {
-      throw await bootFailure(machine, error);
+      throw await bootFailure(machine, workdir, error);
     }
     cleanup.push('close SSH', () => session.close());
 
@@ -169,14 +169,21 @@ async function createOverlay(base: string, overlay: string): Promise<void> {
   await execa('qemu-img', ['create', '-q', '-f', 'qcow2', '-F', 'qcow2', '-b', base, overlay], { stdin: 'ignore' });
 }
 
-async function bootFailure(machine: Machine, cause: unknown): Promise<Error> {
+/** The error of a boot that failed, with its evidence; the console log is kept for the user. */
+async function bootFailure(machine: Machine, workdir: VmWorkdir, cause: unknown): Promise<Error> {
   const dead = !machine.isAlive();
-  const console = await machine.consoleTail();
+  const consoleTail = await machine.consoleTail();
   const qemu = machine.qemuErrors();
+  const kept = path.join(path.dirname(path.dirname(workdir.dir)), 'logs', `${workdir.id}-console.log`);
+  await fs.mkdir(path.dirname(kept), { recursive: true });
+  await fs.copyFile(workdir.serialLog, kept).catch(() => fs.writeFile(kept, ''));
   const reason = dead ? 'QEMU exited before the box answered on SSH' : (cause as Error).message;
-  const evidence = [qemu && `QEMU said:\n${qemu}`, console && `console (last lines):\n${console}`].filter(Boolean).join('\n');
-  return new VmError(`${reason}${evidence ? `\n${evidence}` : ''}`, {
-    hint: `the full console log is ${machine.serialLog} (kept only while kiwi runs); rerun with --box-console to watch the boot`,
+  const evidence = [
+    ...(qemu ? [`QEMU said:\n${qemu}`] : []),
+    consoleTail ? `console (last lines):\n${consoleTail}` : 'console: nothing printed yet',
+  ].join('\n');
+  return new VmError(`${reason}\n${evidence}`, {
+    hint: `the whole console log is in ${kept}; --box-console shows the boot as it happens`,
     cause,
   });
 }

@@ -1,0 +1,108 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { execa } from 'execa';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { ensureTestBox, TEST_BOX_CACHE } from '../fixtures/box/built-box.js';
+import { tempDir } from '../fixtures/box-fixture.js';
+import { KIWI_BIN, runKiwi } from '../fixtures/run-kiwi.js';
+
+// Booting needs the debian box (built once, as root) and QEMU; every boot here runs under TCG.
+const canRun = process.getuid?.() === 0 && fs.existsSync('/usr/bin/qemu-system-x86_64') && fs.existsSync('/usr/bin/mmdebstrap');
+
+/** Each test gets its own runtime dir, so its VMs' files and QEMU command lines are its own. */
+function shellEnv(): Record<string, string> {
+  return { KIWI_BOXED_CACHE_DIR: TEST_BOX_CACHE, XDG_RUNTIME_DIR: tempDir('kiwi-rt-') };
+}
+
+function qemuProcessesUnder(dir: string): string[] {
+  return fs
+    .readdirSync('/proc')
+    .filter((entry) => /^\d+$/.test(entry))
+    .map((pid) => {
+      try {
+        return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ');
+      } catch {
+        return ''; // the process ended while we looked
+      }
+    })
+    .filter((cmdline) => cmdline.startsWith('qemu-system') && cmdline.includes(dir));
+}
+
+function vmDirs(env: Record<string, string>): string[] {
+  const vms = path.join(env.XDG_RUNTIME_DIR!, 'kiwi', 'vms');
+  return fs.existsSync(vms) ? fs.readdirSync(vms) : [];
+}
+
+async function waitFor(condition: () => boolean, timeoutMs: number): Promise<boolean> {
+  for (const deadline = Date.now() + timeoutMs; Date.now() < deadline; await sleep(100)) if (condition()) return true;
+  return condition();
+}
+
+describe.skipIf(!canRun)('kiwi box shell (debian box, TCG)', () => {
+  beforeAll(async () => {
+    await ensureTestBox();
+  }, 30 * 60_000);
+
+  it('runs commands in two VMs of the same box at once, with their output and exit codes', async () => {
+    const env = shellEnv();
+    const [uname, failing] = await Promise.all([
+      runKiwi(['box', 'shell', 'debian', '--no-update-check', '--', 'uname', '-m'], { env }),
+      runKiwi(['box', 'shell', 'debian', '--no-update-check', '--', 'sh', '-c', 'echo to-stdout; echo to-stderr >&2; exit 7'], { env }),
+    ]);
+    expect(uname.exitCode).toBe(0);
+    expect(uname.stdout).toBe('x86_64');
+    expect(failing.exitCode).toBe(7);
+    expect(failing.stdout).toBe('to-stdout');
+    expect(failing.stderr).toContain('to-stderr');
+    expect(qemuProcessesUnder(env.XDG_RUNTIME_DIR!)).toEqual([]);
+    expect(vmDirs(env)).toEqual([]);
+  });
+
+  it('leaves no QEMU, VM directory or port behind after Ctrl-C', async () => {
+    const env = shellEnv();
+    const child = execa(process.execPath, [KIWI_BIN, 'box', 'shell', 'debian', '--no-update-check', '--', 'sh', '-c', 'echo started; sleep 300'], {
+      env: { CI: '1', ...env },
+      reject: false,
+    });
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    expect(await waitFor(() => output.includes('started'), 90_000)).toBe(true);
+    expect(qemuProcessesUnder(env.XDG_RUNTIME_DIR!)).toHaveLength(1);
+    child.kill('SIGINT');
+    const result = await child;
+    expect(result.exitCode).toBe(130);
+    expect(qemuProcessesUnder(env.XDG_RUNTIME_DIR!)).toEqual([]);
+    expect(vmDirs(env)).toEqual([]);
+  });
+
+  it('takes QEMU down with a SIGKILLed kiwi; the next run cleans its files', async () => {
+    const env = shellEnv();
+    const child = execa(process.execPath, [KIWI_BIN, 'box', 'shell', 'debian', '--no-update-check', '--', 'sh', '-c', 'echo started; sleep 300'], {
+      env: { CI: '1', ...env },
+      reject: false,
+    });
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    expect(await waitFor(() => output.includes('started'), 90_000)).toBe(true);
+    child.kill('SIGKILL');
+    await child;
+    expect(await waitFor(() => qemuProcessesUnder(env.XDG_RUNTIME_DIR!).length === 0, 5000)).toBe(true);
+    expect(vmDirs(env)).toHaveLength(1);
+    const next = await runKiwi(['box', 'shell', 'debian', '--no-update-check', '--', 'true'], { env });
+    expect(next.exitCode).toBe(0);
+    expect(vmDirs(env)).toEqual([]);
+  });
+
+  it('fails a boot that exceeds --box-timeout with exit code 3 and the console tail', async () => {
+    const env = shellEnv();
+    const result = await runKiwi(['box', 'shell', 'debian', '--no-update-check', '--box-timeout', '1', '--', 'true'], { env });
+    expect(result.exitCode).toBe(3);
+    expect(result.stderr).toMatch(/^error: the box did not answer on SSH \(127\.0\.0\.1:\d+\) within 1s$/m);
+    expect(result.stderr).toMatch(/^console(: nothing printed yet| \(last lines\):)$/m);
+    const kept = /^hint: the whole console log is in (\S+);/m.exec(result.stderr)?.[1];
+    expect(kept && fs.existsSync(kept)).toBe(true);
+    expect(qemuProcessesUnder(env.XDG_RUNTIME_DIR!)).toEqual([]);
+    expect(vmDirs(env)).toEqual([]);
+  });
+});

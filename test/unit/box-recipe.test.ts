@@ -148,7 +148,7 @@ describe('root tree and disk helpers', () => {
       const entry = entries.find((e) => e.path === p);
       return entry?.type === 'file' ? entry.data.toString() : '';
     };
-    expect(text('etc/kiwi-modules')).toBe('virtio required\nvirtio_blk required\ncrc32c_intel optional\n');
+    expect(text('etc/kiwi-modules')).toBe('virtio required 1\nvirtio_blk required 1\ncrc32c_intel optional 2\n');
     expect(text('lib/modules/6.1.0-test/modules.dep')).toBe(
       'kernel/drivers/virtio/virtio.ko:\nkernel/drivers/block/virtio_blk.ko: kernel/drivers/virtio/virtio.ko\nkernel/arch/x86/crypto/crc32c-intel.ko:\n',
     );

@@ -43,7 +43,7 @@ export function initramfsEntries(parts: InitramfsParts): CpioEntry[] {
     {
       type: 'file',
       path: 'etc/kiwi-modules',
-      data: Buffer.from(parts.modules.map((m) => `${m.name} ${m.required ? 'required' : 'optional'}\n`).join('')),
+      data: Buffer.from(moduleList(parts.modules)),
     },
     {
       type: 'file',
@@ -58,6 +58,25 @@ export function initramfsEntries(parts: InitramfsParts): CpioEntry[] {
   }
   const dirEntries = [...dirs].sort().map((dir): CpioEntry => ({ type: 'dir', path: dir }));
   return [...dirEntries, ...files];
+}
+
+/**
+ * /etc/kiwi-modules: "<name> required|optional <group>" per line, in load order. The /init
+ * runs one `modprobe -a` per group at the same time, so both vCPUs relocate modules (under
+ * TCG that is most of the time modules take). Groups split the load order where half the
+ * bytes are reached; a module of group 2 that needs one of group 1 waits for it in the
+ * kernel, which refuses a second load of a module still coming up and lets modprobe go on.
+ */
+export function moduleList(modules: InitramfsModule[]): string {
+  const total = modules.reduce((sum, m) => sum + m.data.length, 0);
+  let loaded = 0;
+  return modules
+    .map((m) => {
+      const group = loaded < total / 2 ? 1 : 2;
+      loaded += m.data.length;
+      return `${m.name} ${m.required ? 'required' : 'optional'} ${group}\n`;
+    })
+    .join('');
 }
 
 export interface BuiltInitramfs {

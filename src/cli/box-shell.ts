@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { shellQuote } from '../common/shell-quote.js';
 import type { RunningBox } from '../vm/boot-box.js';
 import { addBoxOptions, parseBoxOptions, type BoxOptionValues } from './box-options.js';
-import { runCommand } from './run-command.js';
+import { cliState, runCommand } from './run-command.js';
 
 export function registerBoxShell(box: Command): void {
   addBoxOptions(
@@ -34,7 +34,12 @@ export function registerBoxShell(box: Command): void {
       const onAbort = (): void => void running.shutdown();
       signal.addEventListener('abort', onAbort);
       try {
-        if (values.boxConsole) process.stderr.write(`kiwi: ${name} ready in ${((Date.now() - started) / 1000).toFixed(1)}s (${running.accel})\n`);
+        if (values.boxConsole || cliState.debug) {
+          const { qemuStarted, sshReady } = running.timings;
+          process.stderr.write(
+            `kiwi: ${name} ready in ${((Date.now() - started) / 1000).toFixed(1)}s (${running.accel}; QEMU started at ${(qemuStarted / 1000).toFixed(2)}s, SSH ready at ${(sshReady / 1000).toFixed(2)}s)\n`,
+          );
+        }
         return command.length > 0 ? await runInBox(running, command) : await interactiveShell(running);
       } finally {
         signal.removeEventListener('abort', onAbort);

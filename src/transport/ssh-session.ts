@@ -1,3 +1,4 @@
+import net from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Readable, Writable } from 'node:stream';
 import ssh2, { type Client, type ClientChannel, type SFTPWrapper } from 'ssh2';
@@ -22,6 +23,8 @@ export interface ConnectOptions {
   signal?: AbortSignal;
   /** Checked between attempts: a VM that died is not waited for. */
   isAlive?: () => boolean;
+  /** How long a connection may stay silent before the server's SSH banner, in ms. */
+  bannerTimeoutMs?: number;
 }
 
 export interface ExecOptions {
@@ -59,7 +62,8 @@ export class SshSession {
       options.signal?.throwIfAborted();
       if (options.isAlive && !options.isAlive()) break;
       try {
-        return new SshSession(await connectOnce(target, expectedKey, Math.max(1000, deadline - Date.now())));
+        const socket = await waitForBanner(target, options.bannerTimeoutMs ?? 1000);
+        return new SshSession(await connectOnce(target, expectedKey, socket, Math.max(1000, Math.min(15_000, deadline - Date.now()))));
       } catch (error) {
         lastError = error as Error;
         if (lastError instanceof HostKeyMismatchError) throw lastError;
@@ -124,7 +128,35 @@ export class SshSession {
 
 export class HostKeyMismatchError extends EnvironmentError {}
 
-function connectOnce(target: SshTarget, expectedKey: Buffer, readyTimeout: number): Promise<Client> {
+/**
+ * A TCP connection on which the server has started talking. QEMU's user network accepts a
+ * connection before the guest can answer it; one made before the guest's network is up then
+ * stays silent for seconds (the guest's SYN backoff). Waiting for the first byte of the
+ * banner, briefly, tells such a connection apart; the byte stays unread for ssh2.
+ */
+function waitForBanner(target: SshTarget, timeoutMs: number): Promise<net.Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(target.port, target.host);
+    const fail = (error: Error): void => {
+      clearTimeout(timer);
+      socket.destroy();
+      reject(error);
+    };
+    const timer = setTimeout(() => fail(new Error('no SSH banner yet')), timeoutMs);
+    socket.once('error', fail);
+    socket.once('close', () => fail(new Error('connection closed before the SSH banner')));
+    socket.once('readable', () => {
+      // 'readable' also announces the end of the stream: a closed connection has nothing to read.
+      if (socket.readableLength === 0) return fail(new Error('connection closed before the SSH banner'));
+      clearTimeout(timer);
+      socket.removeAllListeners('error');
+      socket.removeAllListeners('close');
+      resolve(socket);
+    });
+  });
+}
+
+function connectOnce(target: SshTarget, expectedKey: Buffer, sock: net.Socket, readyTimeout: number): Promise<Client> {
   return new Promise((resolve, reject) => {
     const client = new ssh2.Client();
     let hostKeyMismatch = false;
@@ -150,8 +182,7 @@ function connectOnce(target: SshTarget, expectedKey: Buffer, readyTimeout: numbe
       );
     });
     client.connect({
-      host: target.host,
-      port: target.port,
+      sock,
       username: target.username,
       privateKey: target.privateKey,
       readyTimeout,

@@ -48,6 +48,8 @@ export interface RunningBox {
   workdir: VmWorkdir;
   box: CachedVersion;
   accel: Accel;
+  /** Where the boot's time went, in ms from bootBox's start. */
+  timings: { qemuStarted: number; sshReady: number };
   shutdown(): Promise<void>;
 }
 
@@ -56,6 +58,7 @@ const FW_CFG_PREFIX = 'opt/org.kiwi';
 
 /** Fetches (or reuses) the box, boots a fresh VM of it on its own overlay and connects over SSH. */
 export async function bootBox(options: BootOptions): Promise<RunningBox> {
+  const started = performance.now();
   await cleanStaleVmWorkdirs();
   const cleanup = new CleanupStack();
   try {
@@ -104,6 +107,7 @@ export async function bootBox(options: BootOptions): Promise<RunningBox> {
       ...(options.arch === 'x86_64' && (await exists(QBOOT)) ? { bios: QBOOT } : {}),
     };
     const machine = Machine.start(buildQemuArgs(spec), { serialLog: workdir.serialLog, pidFile: workdir.pidFile });
+    const qemuStarted = performance.now() - started;
     cleanup.push('stop VM', () => machine.stop(0));
 
     let session: SshSession;
@@ -116,6 +120,7 @@ export async function bootBox(options: BootOptions): Promise<RunningBox> {
       throw await bootFailure(machine, workdir, error);
     }
     cleanup.push('close SSH', () => session.close());
+    const timings = { qemuStarted, sshReady: performance.now() - started };
 
     let stopped: Promise<void> | undefined;
     const shutdown = (): Promise<void> => {
@@ -129,7 +134,7 @@ export async function bootBox(options: BootOptions): Promise<RunningBox> {
       })();
       return stopped;
     };
-    return { session, machine, workdir, box, accel, shutdown };
+    return { session, machine, workdir, box, accel, timings, shutdown };
   } catch (error) {
     await cleanup.unwind();
     throw error;

@@ -7,6 +7,7 @@ import { registerBoxPrune } from './box-prune.js';
 import { registerBoxRm } from './box-rm.js';
 import { registerBoxShell } from './box-shell.js';
 import { registerBoxbuild } from './boxbuild.js';
+import { registerBuild } from './build.js';
 import { registerDoctor } from './doctor.js';
 import { registerRun } from './run.js';
 import { cliState, reportError } from './run-command.js';
@@ -25,6 +26,7 @@ export function buildProgram(): Command {
     });
 
   registerBoxbuild(program);
+  registerBuild(program);
   registerRun(program);
   registerDoctor(program);
   const box = program.command('box').description('manage boxes: list, fetch, shell, rm, prune').exitOverride();

@@ -1,0 +1,143 @@
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { EnvironmentError, UsageError } from '../common/errors.js';
+import { isAlive, processIdentity } from '../common/process-identity.js';
+import type { RuntimeEventHandler } from '../protocol/events.js';
+import { BuildLog } from './build-log.js';
+import type { ImageModel } from './description/model.js';
+import { resultNames } from './outputs/naming.js';
+import { writeContainerArchive } from './outputs/oci-archive.js';
+import { dpkgQueryArgv, formatPackageList } from './outputs/packages-list.js';
+import { kiwiResultJson, type KiwiResultJson } from './outputs/result-file.js';
+import { writeRootArchive } from './outputs/tbz.js';
+import { writeFileAtomic } from './outputs/write-atomic.js';
+import { buildCachePaths, buildDirPaths, type BuildCachePaths } from './paths.js';
+import { ensureBootstrapLayer } from './steps/bootstrap.js';
+import { prepareRoot } from './steps/prepare-root.js';
+import { runLogged } from './steps/run-logged.js';
+import { runStep } from './steps/run-step.js';
+
+export interface BuildOptions {
+  model: ImageModel;
+  /** --target-dir, absolute. */
+  targetDir: string;
+  /** The build cache root (paths.ts). */
+  cacheRoot: string;
+  emit: RuntimeEventHandler;
+  signal?: AbortSignal;
+}
+
+/** What `kiwi build --json` prints: the result files (absolute) and what the build did. */
+export interface BuildResult {
+  type: 'build';
+  image: string;
+  packages: string;
+  result: string;
+  log: string;
+  sizeBytes: number;
+  seconds: number;
+  bootstrap: 'cached' | 'built';
+  references?: string[];
+}
+
+/**
+ * `kiwi build`'s use case for a loaded model: bootstrap layer (cached), the root tree in
+ * a container over it, then the outputs into the target dir. The build tree lives in the
+ * cache's builds/ directory and is removed on every way out; the target dir only ever
+ * gets the result files (written through temporary names) and build/image-root.log.
+ */
+export async function buildImage(options: BuildOptions): Promise<BuildResult> {
+  const { model, targetDir, signal } = options;
+  if (model.type.image === 'oem') {
+    throw new UsageError('type oem (bootable disk) is not built natively by this version of kiwi build', { hint: 'build tbz, oci or docker (--type)' });
+  }
+  if (process.getuid?.() !== 0) {
+    throw new EnvironmentError('kiwi build runs natively as root only (mmdebstrap, overlayfs and chown need it)', { hint: 'run it as root, or use kiwi boxbuild' });
+  }
+  const started = Date.now();
+  const names = resultNames(model);
+  fs.mkdirSync(targetDir, { recursive: true });
+  const log = new BuildLog(path.join(targetDir, names.log), options.emit);
+  const cache = buildCachePaths(options.cacheRoot);
+  const build = createBuildDir(cache);
+  try {
+    log.emit({ type: 'log', level: 'info', message: `building ${model.name} ${model.preferences.version} (${model.type.image}, ${model.arch}) from ${model.descriptionFile}` });
+    const layer = await runStep(log, 'bootstrap', `bootstrap layer (${model.packages.bootstrap.length} packages, mmdebstrap)`, async () => {
+      const found = await ensureBootstrapLayer(model, cache, log, signal);
+      log.emit({ type: 'log', level: 'info', message: `bootstrap layer ${found.key}: ${found.status}`, step: 'bootstrap' });
+      return found;
+    });
+    await prepareRoot({ model, bootstrapRoot: layer.root, inputDir: build.input, aptArchives: cache.aptArchives, rootDir: build.root, log, ...(signal ? { signal } : {}) });
+    scrubRoot(build.root);
+    const image = path.join(targetDir, names.image);
+    const packagesFile = path.join(targetDir, names.packages);
+    await runStep(log, 'packages-list', names.packages, async () => {
+      const output = await runLogged(dpkgQueryArgv(build.root), { log, step: 'packages-list', captureStdout: true, ...(signal ? { signal } : {}) });
+      writeFileAtomic(packagesFile, formatPackageList(output));
+    });
+    let container: { references: string[]; digest: string } | undefined;
+    if (model.type.image === 'tbz') {
+      await runStep(log, 'archive', `${names.image} (tar, xz -T0)`, () => writeRootArchive(build.root, image, log, signal));
+    } else {
+      const kind = model.type.image;
+      const containerConfig = model.type.containerConfig;
+      if (!containerConfig) throw new UsageError(`type ${kind} has no container configuration`);
+      container = await runStep(log, 'container', `${names.image} (${kind} archive, xz -T0)`, () =>
+        writeContainerArchive({ kind, rootDir: build.root, workDir: build.dir, container: containerConfig, debianArch: model.debianArch, file: image, log, ...(signal ? { signal } : {}) }),
+      );
+    }
+    const seconds = Math.round((Date.now() - started) / 100) / 10;
+    const buildInfo: KiwiResultJson['build'] = { bootstrapLayer: layer.key, bootstrap: layer.status, seconds, ...(container ? { references: container.references, digest: container.digest } : {}) };
+    writeFileAtomic(path.join(targetDir, names.result), `${JSON.stringify(kiwiResultJson(model, { image, packages: packagesFile }, buildInfo), null, 2)}\n`);
+    return {
+      type: 'build',
+      image,
+      packages: packagesFile,
+      result: path.join(targetDir, names.result),
+      log: log.file,
+      sizeBytes: fs.statSync(image).size,
+      seconds,
+      bootstrap: layer.status,
+      ...(container ? { references: container.references } : {}),
+    };
+  } finally {
+    fs.rmSync(build.dir, { recursive: true, force: true });
+    log.close();
+  }
+}
+
+/** A new build directory with its owner written first, after removing those of dead builds. */
+function createBuildDir(cache: BuildCachePaths): ReturnType<typeof buildDirPaths> {
+  fs.mkdirSync(cache.buildsDir, { recursive: true });
+  for (const id of fs.readdirSync(cache.buildsDir)) {
+    const stale = buildDirPaths(cache, id);
+    let owner = '';
+    try {
+      owner = fs.readFileSync(stale.owner, 'utf8').trim();
+    } catch {
+      // No owner file: a build killed before it wrote one, or a stray directory.
+    }
+    if (!isAlive(owner)) fs.rmSync(stale.dir, { recursive: true, force: true });
+  }
+  const build = buildDirPaths(cache, randomBytes(6).toString('hex'));
+  fs.mkdirSync(build.dir, { recursive: true, mode: 0o700 });
+  fs.writeFileSync(build.owner, processIdentity() ?? String(process.pid));
+  return build;
+}
+
+/**
+ * What must never be in an image even if a script put it back: downloaded packages, apt
+ * lists, kiwi's script environment (the container's clean step removes them; this is the
+ * check on the committed tree).
+ */
+function scrubRoot(root: string): void {
+  const emptyDir = (dir: string, keep: (name: string) => boolean) => {
+    const at = path.join(root, dir);
+    if (!fs.existsSync(at)) return;
+    for (const name of fs.readdirSync(at)) if (!keep(name)) fs.rmSync(path.join(at, name), { recursive: true, force: true });
+  };
+  emptyDir('var/cache/apt/archives', (name) => name === 'partial' || name === 'lock');
+  emptyDir('var/lib/apt/lists', (name) => name === 'partial' || name === 'lock');
+  for (const file of ['.profile', '.kconfig', 'image']) fs.rmSync(path.join(root, file), { recursive: true, force: true });
+}

@@ -1,0 +1,105 @@
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import type { BuildLog } from '../build-log.js';
+import type { ContainerConfig } from '../description/model.js';
+import { runLogged } from '../steps/run-logged.js';
+import { creationTime, imageReferences, ociImageConfig } from './oci-config.js';
+import { CONTAINER_EXCLUDES, rootTarArgv, xzPipeArgv } from './root-tar.js';
+import { tempNameFor } from './write-atomic.js';
+
+const MEDIA = {
+  manifest: 'application/vnd.oci.image.manifest.v1+json',
+  config: 'application/vnd.oci.image.config.v1+json',
+  // Uncompressed: the whole archive is xz-compressed, a gzip layer inside would only cost time.
+  layer: 'application/vnd.oci.image.layer.v1.tar',
+  index: 'application/vnd.oci.image.index.v1+json',
+};
+
+export interface ContainerArchiveInput {
+  kind: 'oci' | 'docker';
+  rootDir: string;
+  /** A scratch directory of the build (the layout is assembled here). */
+  workDir: string;
+  container: ContainerConfig;
+  debianArch: string;
+  /** The result file, NAME.ARCH-VERSION.{oci,docker}.tar.xz. */
+  file: string;
+  log: BuildLog;
+  signal?: AbortSignal;
+}
+
+/**
+ * The container results. oci: an OCI image layout (oci-layout, index.json, blobs/sha256)
+ * with one layer, the config from `<containerconfig>` and the reference name:tag, as
+ * KIWI's skopeo copy to oci-archive writes it. docker: `docker save`'s format
+ * (manifest.json with every RepoTag, config, layer.tar). Both tarred and xz-compressed.
+ */
+export async function writeContainerArchive(input: ContainerArchiveInput): Promise<{ references: string[]; digest: string }> {
+  const { log, workDir } = input;
+  const signal = input.signal ? { signal: input.signal } : {};
+  const layout = path.join(workDir, input.kind);
+  fs.rmSync(layout, { recursive: true, force: true });
+  const blobs = path.join(layout, 'blobs', 'sha256');
+  fs.mkdirSync(blobs, { recursive: true });
+  const layerTemp = path.join(layout, 'layer.tar');
+  await runLogged(['bash', '-o', 'pipefail', '-c', '"${@:2}" > "$1"', 'kiwi-layer', layerTemp, ...rootTarArgv(input.rootDir, CONTAINER_EXCLUDES)], { log, step: 'container', ...signal });
+  const layerDigest = await sha256File(layerTemp);
+  const layerSize = fs.statSync(layerTemp).size;
+  const references = imageReferences(input.container);
+  const config = ociImageConfig(input.container, { debianArch: input.debianArch, diffIds: [`sha256:${layerDigest}`], created: creationTime() });
+  const configBlob = Buffer.from(JSON.stringify(config));
+  const configDigest = sha256(configBlob);
+  let members: string[];
+  let manifestDigest: string;
+  if (input.kind === 'oci') {
+    fs.renameSync(layerTemp, path.join(blobs, layerDigest));
+    fs.writeFileSync(path.join(blobs, configDigest), configBlob);
+    const manifest = Buffer.from(
+      JSON.stringify({
+        schemaVersion: 2,
+        mediaType: MEDIA.manifest,
+        config: { mediaType: MEDIA.config, digest: `sha256:${configDigest}`, size: configBlob.length },
+        layers: [{ mediaType: MEDIA.layer, digest: `sha256:${layerDigest}`, size: layerSize }],
+      }),
+    );
+    manifestDigest = sha256(manifest);
+    fs.writeFileSync(path.join(blobs, manifestDigest), manifest);
+    const index = {
+      schemaVersion: 2,
+      mediaType: MEDIA.index,
+      // KIWI exports only the main reference to an oci-archive (additional names are docker's).
+      manifests: [{ mediaType: MEDIA.manifest, digest: `sha256:${manifestDigest}`, size: manifest.length, annotations: { 'org.opencontainers.image.ref.name': references[0] } }],
+    };
+    fs.writeFileSync(path.join(layout, 'index.json'), JSON.stringify(index));
+    fs.writeFileSync(path.join(layout, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
+    members = ['oci-layout', 'index.json', 'blobs'];
+  } else {
+    fs.mkdirSync(path.join(layout, layerDigest));
+    fs.renameSync(layerTemp, path.join(layout, layerDigest, 'layer.tar'));
+    fs.writeFileSync(path.join(layout, `${configDigest}.json`), configBlob);
+    const manifest = [{ Config: `${configDigest}.json`, RepoTags: references, Layers: [`${layerDigest}/layer.tar`] }];
+    fs.writeFileSync(path.join(layout, 'manifest.json'), JSON.stringify(manifest));
+    manifestDigest = configDigest;
+    members = ['manifest.json', `${configDigest}.json`, layerDigest];
+  }
+  const temp = tempNameFor(input.file);
+  try {
+    await runLogged(xzPipeArgv(['tar', '--create', '--file=-', `--directory=${layout}`, '--numeric-owner', '--owner=0', '--group=0', '--sort=name', ...members], temp), { log, step: 'container', ...signal });
+    fs.renameSync(temp, input.file);
+  } finally {
+    fs.rmSync(temp, { force: true });
+    fs.rmSync(layout, { recursive: true, force: true });
+  }
+  return { references, digest: `sha256:${manifestDigest}` };
+}
+
+function sha256(data: Buffer): string {
+  return createHash('sha256').update(data).digest('hex');
+}
+
+async function sha256File(file: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of fs.createReadStream(file)) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}

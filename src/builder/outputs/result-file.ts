@@ -1,0 +1,32 @@
+import type { ImageModel } from '../description/model.js';
+
+/** One result file as KIWI's kiwi.result lists it. */
+export interface ResultFile {
+  filename: string;
+  use_for_bundle: boolean;
+  compress: boolean;
+  shasum: boolean;
+}
+
+/** kiwi.result.json: what was built and the result files by KIWI's keys (root_archive, container, image_packages). */
+export interface KiwiResultJson {
+  image: { name: string; version: string; arch: string; type: string; profiles: string[]; description: string };
+  result_files: Record<string, ResultFile>;
+  build: { bootstrapLayer: string; bootstrap: 'cached' | 'built'; seconds: number; references?: string[]; digest?: string };
+}
+
+export function kiwiResultJson(
+  model: ImageModel,
+  files: { image: string; packages: string },
+  build: KiwiResultJson['build'],
+): KiwiResultJson {
+  const imageKey = model.type.image === 'tbz' ? 'root_archive' : 'container';
+  return {
+    image: { name: model.name, version: model.preferences.version, arch: model.arch, type: model.type.image, profiles: model.profiles, description: model.descriptionFile },
+    result_files: {
+      [imageKey]: { filename: files.image, use_for_bundle: true, compress: false, shasum: true },
+      image_packages: { filename: files.packages, use_for_bundle: true, compress: false, shasum: false },
+    },
+    build,
+  };
+}

@@ -1,0 +1,48 @@
+import os from 'node:os';
+import path from 'node:path';
+
+/**
+ * Where `kiwi build` keeps its state, under one cache root:
+ *
+ *   <root>/bootstrap/<key>/root/     a bootstrap layer (mmdebstrap result), read-only once renamed in
+ *   <root>/bootstrap/<key>/layer.json what it was made from (BootstrapInputs) and when
+ *   <root>/bootstrap/<key>.lock      held while one build makes the layer
+ *   <root>/bootstrap/.tmp-<key>-<r>/ a layer being made; renamed to <key> when complete
+ *   <root>/apt/archives/             downloaded .deb files, shared by every build (bound into the container)
+ *   <root>/builds/<id>/              one build: owner, input/ (scripts, /.kconfig), root/ (the image tree)
+ *
+ * <root> is $KIWI_BUILD_CACHE_DIR, else /var/cache/kiwi as root, else the user's cache.
+ */
+export function buildCacheRoot(env: NodeJS.ProcessEnv = process.env, uid: number = process.getuid?.() ?? 0): string {
+  if (env.KIWI_BUILD_CACHE_DIR) return path.resolve(env.KIWI_BUILD_CACHE_DIR);
+  if (uid === 0) return '/var/cache/kiwi';
+  return path.join(env.XDG_CACHE_HOME ?? path.join(os.homedir(), '.cache'), 'kiwi', 'build');
+}
+
+export interface BuildCachePaths {
+  root: string;
+  bootstrapDir: string;
+  aptArchives: string;
+  buildsDir: string;
+}
+
+export function buildCachePaths(root: string): BuildCachePaths {
+  return {
+    root,
+    bootstrapDir: path.join(root, 'bootstrap'),
+    aptArchives: path.join(root, 'apt', 'archives'),
+    buildsDir: path.join(root, 'builds'),
+  };
+}
+
+/** Paths of one bootstrap layer by its key. */
+export function bootstrapLayerPaths(cache: BuildCachePaths, key: string): { dir: string; root: string; meta: string; lock: string } {
+  const dir = path.join(cache.bootstrapDir, key);
+  return { dir, root: path.join(dir, 'root'), meta: path.join(dir, 'layer.json'), lock: `${dir}.lock` };
+}
+
+/** Paths of one build's directory. */
+export function buildDirPaths(cache: BuildCachePaths, id: string): { dir: string; owner: string; input: string; root: string } {
+  const dir = path.join(cache.buildsDir, id);
+  return { dir, owner: path.join(dir, 'owner'), input: path.join(dir, 'input'), root: path.join(dir, 'root') };
+}

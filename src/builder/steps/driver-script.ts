@@ -1,0 +1,149 @@
+import type { ImageModel } from '../description/model.js';
+import { q } from './users.js';
+
+/** Where the build's inputs are inside the container (on its /tmp tmpfs: no trace in the image). */
+export const CONTAINER_INPUT = '/tmp/kiwi-input';
+export const CONTAINER_DESCRIPTION = '/tmp/kiwi-description';
+export const CONTAINER_APT_ARCHIVES = '/var/cache/apt/archives';
+
+/** The line a step prints when it starts, ends or fails: "::kiwi-step ID start|done|failed CODE". */
+export const STEP_MARKER = /^::kiwi-step ([a-z-]+) (start|done|failed)(?: (\d+))?$/;
+
+/** What exists beside the description, found before the build (the script itself is pure). */
+export interface DescriptionFiles {
+  postBootstrap: boolean;
+  config: boolean;
+  images: boolean;
+  rootDir: boolean;
+  rootTar: boolean;
+  /** Selected profiles that have an overlay directory of their own. */
+  profileDirs: string[];
+}
+
+/** The steps run inside the container, in order, with the line shown when each starts. */
+export const CONTAINER_STEPS = {
+  sources: 'apt sources, /.profile, /.kconfig, apt-get update',
+  'post-bootstrap': 'post_bootstrap.sh',
+  packages: 'install the image packages',
+  archives: 'archives and files of the description',
+  overlay: 'root/ overlay, root.tar.gz, profile overlays',
+  setup: 'timezone, locale, users and groups',
+  config: 'config.sh',
+  uninstall: 'uninstall and delete packages',
+  images: 'images.sh',
+  clean: 'remove apt lists and caches, /.profile, /.kconfig, scripts',
+} as const;
+export type ContainerStep = keyof typeof CONTAINER_STEPS;
+
+/**
+ * The bash script that is the build container's PID 1: each step a function run in a
+ * `set -e` subshell between markers, so the host tells steps apart and knows which
+ * failed and with what code. All output goes to stdout, in order. The order follows
+ * KIWI's prepare: post_bootstrap.sh, packages, overlay, users, config.sh, package
+ * removal; then images.sh (KIWI's create step), then the cleanup.
+ */
+export function driverScript(model: ImageModel, files: DescriptionFiles): string {
+  const { packages, preferences } = model;
+  const install = [...new Set([...packages.image, ...packages.type])];
+  const noRecommends = packages.imageRecommends ? '' : ' --no-install-recommends';
+  const steps: [ContainerStep, string[]][] = [];
+  steps.push([
+    'sources',
+    [
+      `cp ${CONTAINER_INPUT}/sources.list /etc/apt/sources.list`,
+      `cp ${CONTAINER_INPUT}/profile /.profile`,
+      `cp ${CONTAINER_INPUT}/kconfig /.kconfig`,
+      'mkdir -p /image',
+      'apt-get update',
+    ],
+  ]);
+  if (files.postBootstrap) steps.push(['post-bootstrap', runScript('post_bootstrap.sh')]);
+  if (install.length > 0) {
+    // One apt at a time on the shared download cache: apt locks it and does not wait.
+    steps.push([
+      'packages',
+      [`flock ${CONTAINER_APT_ARCHIVES}/.kiwi-lock apt-get install -y${noRecommends} -o APT::Keep-Downloaded-Packages=true -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold ${install.map(q).join(' ')}`],
+    ]);
+  }
+  const archives = [...packages.bootstrapArchives, ...packages.imageArchives];
+  const fileEntries = [...packages.bootstrapFiles, ...packages.imageFiles];
+  if (archives.length > 0 || fileEntries.length > 0) {
+    steps.push([
+      'archives',
+      [
+        ...archives.flatMap((archive) => [`mkdir -p ${q(archive.targetDir)}`, `tar -C ${q(archive.targetDir)} -xf ${q(`${CONTAINER_DESCRIPTION}/${archive.name}`)} --keep-directory-symlink --no-overwrite-dir`]),
+        ...fileEntries.flatMap((file) => {
+          const target = file.target ?? `/${file.name}`;
+          return [
+            `mkdir -p "$(dirname ${q(target)})"`,
+            `cp -a --no-preserve=ownership ${q(`${CONTAINER_DESCRIPTION}/${file.name}`)} ${q(target)}`,
+            ...(file.owner ? [`chown ${q(file.owner)} ${q(target)}`] : []),
+            ...(file.permissions ? [`chmod ${q(file.permissions)} ${q(target)}`] : []),
+          ];
+        }),
+      ],
+    ]);
+  }
+  const overlays = [...(files.rootDir ? ['root'] : []), ...files.profileDirs];
+  if (overlays.length > 0 || files.rootTar) {
+    steps.push([
+      'overlay',
+      [
+        'set -o pipefail',
+        ...overlays.map((dir) => `tar -C ${q(`${CONTAINER_DESCRIPTION}/${dir}`)} -cf - . | tar -C / -xf - --keep-directory-symlink --no-overwrite-dir --no-same-owner`),
+        ...(files.rootTar ? [`tar -C / -xf ${CONTAINER_DESCRIPTION}/root.tar.gz --keep-directory-symlink --no-overwrite-dir`] : []),
+      ],
+    ]);
+  }
+  const setup: string[] = [];
+  if (preferences.timezone) {
+    setup.push(`ln -sf ${q(`/usr/share/zoneinfo/${preferences.timezone}`)} /etc/localtime`, `echo ${q(preferences.timezone)} > /etc/timezone`);
+  }
+  if (preferences.locales[0]) setup.push(`echo ${q(`LANG=${preferences.locales[0]}.UTF-8`)} > /etc/default/locale`);
+  if (model.users.length > 0) setup.push(`. ${CONTAINER_INPUT}/users.sh`);
+  if (setup.length > 0) steps.push(['setup', setup]);
+  if (files.config) steps.push(['config', runScript('config.sh')]);
+  if (packages.uninstall.length > 0 || packages.delete.length > 0) {
+    steps.push([
+      'uninstall',
+      [
+        ...(packages.uninstall.length > 0 ? [`apt-get purge -y --auto-remove ${packages.uninstall.map(q).join(' ')}`] : []),
+        // delete: forced, dependencies ignored (KIWI's <packages type="delete">); absent ones skipped.
+        ...packages.delete.map((name) => `if dpkg -s ${q(name)} >/dev/null 2>&1; then dpkg --purge --force-depends --force-remove-essential ${q(name)}; fi`),
+      ],
+    ]);
+  }
+  if (files.images) steps.push(['images', runScript('images.sh')]);
+  steps.push([
+    'clean',
+    [
+      `cp ${CONTAINER_INPUT}/image-sources.list /etc/apt/sources.list`,
+      'rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /var/cache/debconf/*-old /var/lib/dpkg/*-old',
+      'mkdir -p /var/lib/apt/lists/partial',
+      'rm -rf /image /.profile /.kconfig',
+    ],
+  ]);
+  return [
+    '#!/bin/bash',
+    '# kiwi build: the steps run in the build container (generated; see src/builder/steps/driver-script.ts)',
+    'exec 2>&1',
+    'set -u',
+    'export DEBIAN_FRONTEND=noninteractive LC_ALL=C.UTF-8',
+    'step() {',
+    '    local id=$1; shift',
+    '    echo "::kiwi-step $id start"',
+    '    ( set -e; "$@" )',
+    '    local rc=$?',
+    '    if [ "$rc" -ne 0 ]; then echo "::kiwi-step $id failed $rc"; exit "$rc"; fi',
+    '    echo "::kiwi-step $id done"',
+    '}',
+    ...steps.flatMap(([id, commands]) => [`step_${id.replace(/-/g, '_')}() {`, ...commands.map((line) => `    ${line}`), '}']),
+    ...steps.map(([id]) => `step ${id} step_${id.replace(/-/g, '_')}`),
+    '',
+  ].join('\n');
+}
+
+/** KIWI copies a script to /image/NAME and runs it with bash from /. */
+function runScript(name: string): string[] {
+  return [`cp ${q(`${CONTAINER_DESCRIPTION}/${name}`)} /image/${name}`, 'cd /', `bash /image/${name}`];
+}

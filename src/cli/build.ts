@@ -1,0 +1,74 @@
+import type { Command } from 'commander';
+import { hostArch } from '../common/arch.js';
+import { KiwiError } from '../common/errors.js';
+import { formatBytes, formatDuration } from '../common/units.js';
+import type { RuntimeEvent, RuntimeEventHandler } from '../protocol/events.js';
+import { renderPlain } from '../ui/runtime-events.js';
+import { cliState, runCommand } from './run-command.js';
+
+/** The build's own steps: shown as they start and end (the runtime's steps only with --debug). */
+const BUILD_STEPS = new Set(['bootstrap', 'sources', 'post-bootstrap', 'packages', 'archives', 'overlay', 'setup', 'config', 'uninstall', 'images', 'clean', 'commit', 'packages-list', 'archive', 'container']);
+
+export function registerBuild(program: Command): void {
+  program
+    .command('build')
+    .description('build an image from a KIWI description natively on this machine (root)')
+    .option('--json', 'print one JSON result object on stdout at the end')
+    .allowUnknownOption()
+    .allowExcessArguments()
+    .helpOption('-h, --help', 'show this help')
+    .addHelpText(
+      'after',
+      [
+        '',
+        'BUILD ARGS:',
+        '  --description DIR --target-dir DIR [--type tbz|oci|docker] [--profile P]...',
+        '  [--kiwi-file NAME] [--set-repo URI,...] [--add-repo URI,TYPE,ALIAS,...] [--add-package P]',
+        '  [--delete-package P] [--signing-key FILE] [--target-arch x86_64|aarch64]',
+        '',
+        'Caches: $KIWI_BUILD_CACHE_DIR (default /var/cache/kiwi): bootstrap layers and downloaded packages.',
+        'Results in the target dir: NAME.ARCH-VERSION.tar.xz (tbz) or .oci.tar.xz / .docker.tar.xz,',
+        'NAME.ARCH-VERSION.packages, kiwi.result.json, and the log build/image-root.log.',
+        '',
+        'Example:',
+        '  kiwi build --description descriptions/debian-minimal --target-dir out/',
+      ].join('\n'),
+    )
+    .action((options: { json?: boolean }, command: Command) =>
+      runCommand(async (signal) => {
+        const json = Boolean(options.json);
+        try {
+          const [{ parseBuildArgs, toLoadOptions }, { loadImageModel }, { buildImage }, { buildCacheRoot }] = await Promise.all([
+            import('../builder/build-args.js'),
+            import('../builder/description/load.js'),
+            import('../builder/build.js'),
+            import('../builder/paths.js'),
+          ]);
+          const args = parseBuildArgs(command.args, { cwd: process.cwd(), hostArch: hostArch() });
+          const model = loadImageModel(toLoadOptions(args));
+          const result = await buildImage({ model, targetDir: args.targetDir, cacheRoot: buildCacheRoot(), emit: renderBuild(cliState.debug ? 'debug' : 'normal'), signal });
+          process.stderr.write(`kiwi: built ${result.image} (${formatBytes(result.sizeBytes)}) in ${formatDuration(result.seconds)}\n`);
+          if (json) process.stdout.write(`${JSON.stringify(result)}\n`);
+        } catch (error) {
+          if (json && error instanceof KiwiError) {
+            process.stdout.write(`${JSON.stringify({ type: 'error', message: error.message, exitCode: error.exitCode, ...(error.hint ? { hint: error.hint } : {}) })}\n`);
+          }
+          throw error;
+        }
+      }),
+    );
+}
+
+/** Plain lines on stderr: each build step as it starts and ends with its elapsed time; the rest as `kiwi run` shows it. */
+function renderBuild(mode: 'normal' | 'debug'): RuntimeEventHandler {
+  const plain = renderPlain(mode);
+  return (event: RuntimeEvent) => {
+    if (mode === 'normal' && event.type === 'step' && BUILD_STEPS.has(event.id)) {
+      if (event.state === 'start') process.stderr.write(`kiwi: ${event.id}: ${event.message ?? ''}\n`);
+      else if (event.state === 'done') process.stderr.write(`kiwi: ${event.id} done (${event.message ?? ''})\n`);
+      else process.stderr.write(`kiwi: ${event.id} failed${event.message ? `: ${event.message}` : ''}\n`);
+      return;
+    }
+    plain(event);
+  };
+}

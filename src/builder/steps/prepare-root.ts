@@ -109,8 +109,14 @@ class StepTracker {
     // The runtime's own steps (preflight, run, commit...) go to the log, shown with --debug.
     if (event.type === 'step') {
       this.log.emit({ type: 'log', level: 'debug', message: `runtime ${event.id} ${event.state}${event.message ? `: ${event.message}` : ''}`, step: 'container' });
-      if (event.id === 'commit' && event.state === 'start') this.log.emit({ type: 'step', id: 'commit', state: 'start', message: 'save the root tree' });
-      if (event.id === 'commit' && event.state !== 'start') this.log.emit({ type: 'step', id: 'commit', state: event.state, ...(event.message ? { message: event.message } : {}) });
+      if (event.id === 'commit' && event.state === 'start') {
+        this.started = Date.now();
+        this.log.emit({ type: 'step', id: 'commit', state: 'start', message: 'save the root tree' });
+      }
+      if (event.id === 'commit' && event.state !== 'start') {
+        const message = event.state === 'done' ? formatDuration((Date.now() - this.started) / 1000) : (event.message ?? '');
+        this.log.emit({ type: 'step', id: 'commit', state: event.state, message });
+      }
       return;
     }
     if (event.type === 'log' && event.level === 'warn') return this.log.emit(event);

@@ -1,0 +1,124 @@
+import { describe, expect, it } from 'vitest';
+import type { ContainerConfig } from '../../src/builder/description/model.js';
+import { resultNames } from '../../src/builder/outputs/naming.js';
+import { creationTime, DEFAULT_PATH, imageReferences, ociImageConfig } from '../../src/builder/outputs/oci-config.js';
+import { dpkgQueryArgv, formatPackageList } from '../../src/builder/outputs/packages-list.js';
+import { rootTarArgv, xzPipeArgv } from '../../src/builder/outputs/root-tar.js';
+
+const model = (image: 'tbz' | 'oci' | 'docker') => ({ name: 'debian-minimal', arch: 'x86_64' as const, preferences: { version: '1.0.0' }, type: { image } });
+
+describe('result file names follow KIWI', () => {
+  it('NAME.ARCH-VERSION with the type suffix, .packages, kiwi.result.json, build/image-root.log', () => {
+    expect(resultNames(model('tbz') as never)).toEqual({
+      image: 'debian-minimal.x86_64-1.0.0.tar.xz',
+      packages: 'debian-minimal.x86_64-1.0.0.packages',
+      result: 'kiwi.result.json',
+      log: 'build/image-root.log',
+    });
+    expect(resultNames(model('oci') as never).image).toBe('debian-minimal.x86_64-1.0.0.oci.tar.xz');
+    expect(resultNames(model('docker') as never).image).toBe('debian-minimal.x86_64-1.0.0.docker.tar.xz');
+  });
+});
+
+describe('.packages', () => {
+  it('queries the tree\'s dpkg database in KIWI\'s name|None|version|None|arch|None|None format', () => {
+    expect(dpkgQueryArgv('/b/root')).toEqual(['dpkg-query', '--admindir=/b/root/var/lib/dpkg', '-W', '-f=${Package}|None|${Version}|None|${Architecture}|None|None\\n']);
+  });
+  it('sorts the lines, drops blanks and ends with a newline', () => {
+    expect(formatPackageList('zlib1g|None|1:1.2.13|None|amd64|None|None\nbash|None|5.2|None|amd64|None|None\n\n')).toBe(
+      'bash|None|5.2|None|amd64|None|None\nzlib1g|None|1:1.2.13|None|amd64|None|None\n',
+    );
+    expect(formatPackageList('')).toBe('');
+  });
+});
+
+const container = (over: Partial<ContainerConfig> = {}): ContainerConfig => ({
+  xmlPath: '/image/preferences[1]/type[1]/containerconfig[1]',
+  name: 'debian-container',
+  tag: '1.0.0',
+  additionalNames: [],
+  maintainer: undefined,
+  user: undefined,
+  workingDir: undefined,
+  entrypoint: undefined,
+  cmd: undefined,
+  environment: [],
+  labels: [],
+  exposedPorts: [],
+  volumes: [],
+  history: { createdBy: 'KIWI', author: undefined, comment: undefined },
+  ...over,
+});
+
+describe('OCI image config from <containerconfig>', () => {
+  const input = { debianArch: 'amd64', diffIds: ['sha256:abc'], created: '2024-01-01T00:00:00Z' };
+
+  it('maps every field: author, user, workingdir, entrypoint, cmd, env, labels, ports, volumes, history', () => {
+    const config = ociImageConfig(
+      container({
+        maintainer: 'kiwi <k@example.org>',
+        user: 'app',
+        workingDir: '/srv',
+        entrypoint: ['/usr/bin/app', '--serve'],
+        cmd: ['--port', '80'],
+        environment: [{ name: 'PATH', value: '/usr/bin' }, { name: 'LANG', value: 'C.UTF-8' }],
+        labels: [{ name: 'org.example.a', value: '1' }],
+        exposedPorts: ['80', '53/udp'],
+        volumes: ['/data'],
+        history: { createdBy: 'kiwi build', author: 'someone', comment: 'base' },
+      }),
+      input,
+    );
+    expect(config).toEqual({
+      created: '2024-01-01T00:00:00Z',
+      author: 'kiwi <k@example.org>',
+      architecture: 'amd64',
+      os: 'linux',
+      config: {
+        User: 'app',
+        WorkingDir: '/srv',
+        Entrypoint: ['/usr/bin/app', '--serve'],
+        Cmd: ['--port', '80'],
+        Env: ['PATH=/usr/bin', 'LANG=C.UTF-8'],
+        Labels: { 'org.example.a': '1' },
+        ExposedPorts: { '80/tcp': {}, '53/udp': {} },
+        Volumes: { '/data': {} },
+      },
+      rootfs: { type: 'layers', diff_ids: ['sha256:abc'] },
+      history: [{ created: '2024-01-01T00:00:00Z', created_by: 'kiwi build', author: 'someone', comment: 'base' }],
+    });
+  });
+
+  it('defaults: PATH in Env and /bin/bash as Cmd when neither entrypoint nor subcommand is set (KIWI\'s default)', () => {
+    const config = ociImageConfig(container(), input);
+    expect(config.config).toEqual({ Env: [DEFAULT_PATH], Cmd: ['/bin/bash'] });
+    expect(config.history).toEqual([{ created: input.created, created_by: 'KIWI' }]);
+  });
+
+  it('a cleared entrypoint or subcommand ([]) is left out and suppresses the default Cmd', () => {
+    expect(ociImageConfig(container({ entrypoint: [] }), input).config).toEqual({ Env: [DEFAULT_PATH] });
+  });
+
+  it('references: name:tag first, additionalnames with the missing part filled from name and tag', () => {
+    expect(imageReferences(container({ additionalNames: [':latest', 'other', 'other:2', 'debian-container:1.0.0'] }))).toEqual([
+      'debian-container:1.0.0',
+      'debian-container:latest',
+      'other:1.0.0',
+      'other:2',
+    ]);
+  });
+
+  it('creation time from SOURCE_DATE_EPOCH, else now, without milliseconds', () => {
+    expect(creationTime({ SOURCE_DATE_EPOCH: '0' })).toBe('1970-01-01T00:00:00Z');
+    expect(creationTime({}, new Date('2024-05-06T07:08:09.123Z'))).toBe('2024-05-06T07:08:09Z');
+  });
+});
+
+describe('root archive commands', () => {
+  it('tar keeps numeric owners and all xattrs, sorted, with excludes', () => {
+    expect(rootTarArgv('/r', ['./tmp/*'])).toEqual(['tar', '--create', '--file=-', '--directory=/r', '--numeric-owner', '--xattrs', '--xattrs-include=*', '--sort=name', '--exclude=./tmp/*', '.']);
+  });
+  it('compresses with xz on all cores through a pipefail pipe', () => {
+    expect(xzPipeArgv(['tar', 'x'], '/out/f.tmp')).toEqual(['bash', '-o', 'pipefail', '-c', '"${@:2}" | xz -T0 -c > "$1"', 'kiwi-xz', '/out/f.tmp', 'tar', 'x']);
+  });
+});

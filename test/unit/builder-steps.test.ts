@@ -1,0 +1,125 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { loadImageModel } from '../../src/builder/description/load.js';
+import type { User } from '../../src/builder/description/model.js';
+import { buildCachePaths, buildCacheRoot, bootstrapLayerPaths } from '../../src/builder/paths.js';
+import { containerSourcesList, imageSourcesList } from '../../src/builder/steps/apt-sources.js';
+import { bootstrapInputs, bootstrapKey, mmdebstrapArgv } from '../../src/builder/steps/bootstrap-plan.js';
+import { driverScript, STEP_MARKER } from '../../src/builder/steps/driver-script.js';
+import { KCONFIG } from '../../src/builder/steps/kconfig.js';
+import { usersScript } from '../../src/builder/steps/users.js';
+
+const examples = resolve(__dirname, '../../descriptions');
+const load = (name: string, addPackages: string[] = []) =>
+  loadImageModel({ descriptionDir: join(examples, name), kiwiFile: undefined, arch: 'x86_64', profiles: [], type: undefined, setRepo: undefined, addRepos: [], addPackages, deletePackages: [] });
+
+describe('bootstrap layer cache key', () => {
+  it('is the same for descriptions with the same repositories, bootstrap packages and arch', () => {
+    const minimal = bootstrapInputs(load('debian-minimal'));
+    expect(bootstrapKey(minimal)).toBe(bootstrapKey(bootstrapInputs(load('debian-container'))));
+    expect(bootstrapKey(minimal)).toMatch(/^[0-9a-f]{32}$/);
+  });
+  it('does not depend on image packages, and changes with a bootstrap package, the arch or excludedocs', () => {
+    const base = bootstrapInputs(load('debian-minimal'));
+    expect(bootstrapKey(bootstrapInputs(load('debian-minimal', ['vim'])))).toBe(bootstrapKey(base));
+    expect(bootstrapKey({ ...base, packages: [...base.packages, 'gnupg'] })).not.toBe(bootstrapKey(base));
+    expect(bootstrapKey({ ...base, arch: 'arm64' })).not.toBe(bootstrapKey(base));
+    expect(bootstrapKey({ ...base, excludeDocs: false })).not.toBe(bootstrapKey(base));
+  });
+  it('mmdebstrap runs in a private mount namespace with the sources, packages and doc excludes', () => {
+    const argv = mmdebstrapArgv(bootstrapInputs(load('debian-minimal')), '/c/root');
+    expect(argv.slice(0, 9)).toEqual(['unshare', '--mount', '--propagation', 'private', '--', 'mmdebstrap', '--mode=root', '--variant=minbase', '--architectures=amd64']);
+    expect(argv).toContain('--include=ca-certificates');
+    expect(argv).toContain('--dpkgopt=path-exclude=/usr/share/doc/*');
+    expect(argv.slice(-4)).toEqual(['bookworm', '/c/root', 'deb http://deb.debian.org/debian bookworm main', 'deb http://deb.debian.org/debian-security bookworm-security main']);
+  });
+});
+
+describe('cache paths', () => {
+  it('$KIWI_BUILD_CACHE_DIR, else /var/cache/kiwi as root, else the user cache', () => {
+    expect(buildCacheRoot({ KIWI_BUILD_CACHE_DIR: '/x/c' }, 1000)).toBe('/x/c');
+    expect(buildCacheRoot({}, 0)).toBe('/var/cache/kiwi');
+    expect(buildCacheRoot({ XDG_CACHE_HOME: '/h/.cache' }, 1000)).toBe('/h/.cache/kiwi/build');
+    const layer = bootstrapLayerPaths(buildCachePaths('/c'), 'k1');
+    expect(layer).toEqual({ dir: '/c/bootstrap/k1', root: '/c/bootstrap/k1/root', meta: '/c/bootstrap/k1/layer.json', lock: '/c/bootstrap/k1.lock' });
+  });
+});
+
+describe('apt sources', () => {
+  it('the image keeps only imageinclude repositories; the container sees every one', () => {
+    const model = load('debian-minimal');
+    expect(containerSourcesList(model.repositories)).toBe('deb http://deb.debian.org/debian bookworm main\ndeb http://deb.debian.org/debian-security bookworm-security main\n');
+    expect(imageSourcesList(model.repositories)).toBe('');
+    expect(imageSourcesList(model.repositories.map((repo) => ({ ...repo, imageInclude: true, repositoryGpgCheck: false })))).toContain('deb [trusted=yes] http://deb.debian.org/debian bookworm main\n');
+  });
+});
+
+describe('the driver script', () => {
+  const files = { postBootstrap: false, config: true, images: false, rootDir: true, rootTar: false, profileDirs: [] };
+
+  it('is valid bash that runs the steps in KIWI\'s order between markers', () => {
+    const script = driverScript(load('debian-container'), files);
+    const dir = mkdtempSync(join(tmpdir(), 'kiwi-driver-'));
+    writeFileSync(join(dir, 'driver.sh'), script);
+    execFileSync('bash', ['-n', join(dir, 'driver.sh')]);
+    const order = [...script.matchAll(/^step ([a-z-]+) /gm)].map((match) => match[1]);
+    expect(order).toEqual(['sources', 'packages', 'overlay', 'setup', 'config', 'uninstall', 'clean']);
+    expect(script).toContain("apt-get install -y --no-install-recommends");
+    expect(script).toContain("'less'");
+    expect(script).toContain('bash /image/config.sh');
+    expect(script).toContain("dpkg --purge --force-depends --force-remove-essential 'e2fsprogs'");
+    expect(script).toContain('rm -rf /image /.profile /.kconfig');
+    expect(STEP_MARKER.exec('::kiwi-step config failed 7')?.slice(1)).toEqual(['config', 'failed', '7']);
+  });
+
+  it('leaves out steps with nothing to do and adds the scripts that exist', () => {
+    const script = driverScript(load('debian-minimal'), { ...files, config: false, rootDir: false, postBootstrap: true, images: true });
+    const order = [...script.matchAll(/^step ([a-z-]+) /gm)].map((match) => match[1]);
+    expect(order).toEqual(['sources', 'post-bootstrap', 'packages', 'setup', 'images', 'clean']);
+  });
+});
+
+describe('users and groups', () => {
+  const user = (over: Partial<User>): User => ({ xmlPath: '/image/users[1]/user[1]', name: 'root', groups: [], password: '', passwordFormat: 'encrypted', home: undefined, shell: undefined, id: undefined, realName: undefined, ...over });
+
+  it('creates missing groups, modifies an existing user, creates a new one, sets plain and encrypted passwords', () => {
+    const script = usersScript([
+      user({ name: 'root', password: 'linux', passwordFormat: 'plain', home: '/root', groups: ['root'] }),
+      user({ name: 'tux', password: '$6$salt$hash', groups: ['users', 'audio'], shell: '/bin/bash', id: 1000, realName: "Tux O'Penguin" }),
+    ]);
+    expect(script).toContain("getent group 'root' >/dev/null || groupadd 'root'");
+    expect(script).toContain("getent group 'audio' >/dev/null || groupadd 'audio'");
+    expect(script).toContain("usermod -d '/root' -g 'root' 'root'");
+    expect(script).toContain("useradd -m -s '/bin/bash' -u 1000 -c 'Tux O'\\''Penguin' -g 'users' -G 'audio' 'tux'");
+    expect(script).toContain("printf '%s\\n' 'root:linux' | chpasswd");
+    expect(script).toContain("usermod -p '$6$salt$hash' 'tux'");
+    execFileSync('bash', ['-n', '-c', script]);
+  });
+});
+
+describe('/.kconfig', () => {
+  const run = (body: string) => execFileSync('bash', ['-c', `${KCONFIG}\n${body}`], { encoding: 'utf8' });
+
+  it('is valid bash with KIWI\'s common helpers defined', () => {
+    const names = ['Echo', 'Debug', 'Rm', 'baseCleanMount', 'baseMount', 'baseSetRunlevel', 'baseInsertService', 'baseRemoveService', 'baseService', 'suseInsertService', 'suseRemoveService', 'suseService', 'suseImportBuildKey', 'baseQuoteFile', 'baseUpdateSysConfig', 'baseStripLocales', 'baseGetProfilesUsed'];
+    expect(run(names.map((name) => `declare -F ${name} >/dev/null || echo missing ${name}`).join('\n'))).toBe('');
+  });
+
+  it('Echo prints with KIWI\'s prefixes; Debug only with DEBUG=1; mount helpers are no-ops that succeed', () => {
+    expect(run('Echo hello; Echo -b world; Debug hidden; DEBUG=1 Debug shown; baseCleanMount && echo ok')).toBe('-----> hello\n       world\n+++++> (caller:main) shown\nok\n');
+  });
+
+  it('baseSetRunlevel links the systemd default target; service helpers do nothing for a missing service', () => {
+    expect(run('baseInsertService no-such-service && suseRemoveService no-such-service && echo ok')).toBe('ok\n');
+    expect(run('kiwi_profiles=a,b; baseGetProfilesUsed')).toBe('a,b\n');
+  });
+
+  it('baseQuoteFile makes a file of assignments sourceable', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kiwi-kconfig-'));
+    writeFileSync(join(dir, 'conf'), '# comment\nA="x y"\n\nB=it\'s\n');
+    expect(run(`baseQuoteFile ${dir}/conf; . ${dir}/conf; echo "$A|$B"`)).toBe("x y|it's\n");
+  });
+});

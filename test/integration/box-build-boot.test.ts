@@ -8,7 +8,8 @@ import { ensureBox } from '../../src/box/ensure-box.js';
 import { parseManifest } from '../../src/box/manifest.js';
 import { sha256File } from '../../src/box/recipe/assemble-box.js';
 import type { BoxBuildResult } from '../../src/box/recipe/build-box.js';
-import { bootBox, type BootedBox } from '../fixtures/box/boot-box.js';
+import { bootBox, type RunningBox } from '../../src/vm/boot-box.js';
+import { execCapture } from '../fixtures/box/exec-capture.js';
 import { ensureTestBox, TEST_BOX_CACHE } from '../fixtures/box/built-box.js';
 import { tempDir } from '../fixtures/box-fixture.js';
 import { runKiwi } from '../fixtures/run-kiwi.js';
@@ -82,53 +83,61 @@ describe.skipIf(!canRun)('the debian box: built from its recipe, booted under TC
     expect(fetched.version.id).toBe(built.result.version.id);
   }, 5 * 60_000);
 
-  describe('booted with the argv of qemu-args.ts and a throw-away overlay', () => {
-    let vm: BootedBox | undefined;
+  describe('booted by kiwi (src/vm/boot-box.ts) on a throw-away overlay', () => {
+    let vm: RunningBox | undefined;
+    const exec = (command: string): Promise<{ code: number | null; stdout: string; stderr: string }> => execCapture(vm!, command);
 
     afterAll(async () => {
-      await vm?.dispose();
+      await vm?.shutdown();
     });
 
     it('answers SSH with the host key it was handed, as root, running x86_64 with the box Node.js', async () => {
-      vm = await bootBox(built.result.version, { timeoutMs: 120_000 });
-      console.log(`TCG boot: console ready ${((vm.consoleReadyMs ?? NaN) / 1000).toFixed(2)} s, SSH ready ${(vm.sshReadyMs / 1000).toFixed(2)} s`);
-      const uname = await vm.exec('uname -m');
-      expect(uname).toEqual({ code: 0, stdout: 'x86_64\n', stderr: '' });
-      expect((await vm.exec('id -u; /opt/kiwi/node/bin/node --version')).stdout).toBe('0\nv24.21.0\n');
-      expect(fs.readFileSync(vm.consoleLog, 'utf8')).toContain('kiwi-box: ready');
+      vm = await bootBox({
+        cacheRoot: TEST_BOX_CACHE,
+        catalog: loadCatalog({ env: {} }),
+        name: 'debian',
+        arch: 'x86_64',
+        updateCheck: false,
+        accel: 'tcg',
+        timeoutMs: 120_000,
+      });
+      console.log(`TCG boot: QEMU started ${(vm.timings.qemuStarted / 1000).toFixed(2)} s, SSH ready ${(vm.timings.sshReady / 1000).toFixed(2)} s`);
+      expect(vm.box.id).toBe(built.result.version.id);
+      expect(await exec('uname -m')).toEqual({ code: 0, stdout: 'x86_64\n', stderr: '' });
+      expect((await exec('id -u; /opt/kiwi/node/bin/node --version')).stdout).toBe('0\nv24.21.0\n');
+      expect(fs.readFileSync(vm.workdir.serialLog, 'utf8')).toContain('kiwi-box: ready');
     }, 180_000);
 
     it('carries no private key but the per-VM one, and no apt lists or caches', async () => {
       expect(vm).toBeDefined();
-      const keys = await vm!.exec('ls /etc/ssh | grep key');
-      expect(keys.stdout).toBe('ssh_host_ed25519_key\n');
-      const apt = await vm!.exec('ls /var/lib/apt/lists /var/cache/apt/archives | grep -c -E "_Packages|\\.deb$"; ls /var/cache/apt/*.bin 2>/dev/null | wc -l');
+      expect((await exec('ls /etc/ssh | grep key')).stdout).toBe('ssh_host_ed25519_key\n');
+      const apt = await exec('ls /var/lib/apt/lists /var/cache/apt/archives | grep -c -E "_Packages|\\.deb$"; ls /var/cache/apt/*.bin 2>/dev/null | wc -l');
       expect(apt.stdout).toBe('0\n0\n');
     }, 60_000);
 
     it('has the mounts, network and modules builds need', async () => {
       expect(vm).toBeDefined();
-      const mounts = (await vm!.exec('cat /proc/mounts')).stdout;
+      const mounts = (await exec('cat /proc/mounts')).stdout;
       for (const type of [' / ext4 ', ' /proc proc ', ' /sys sysfs ', ' /dev devtmpfs ', ' /dev/pts devpts ', ' /tmp tmpfs ', ' /sys/fs/cgroup cgroup2 ', ' /proc/sys/fs/binfmt_misc binfmt_misc ']) {
         expect(mounts).toContain(type);
       }
-      const net = (await vm!.exec('ip -4 -o addr show eth0; ip route show default; cat /etc/resolv.conf')).stdout;
+      const net = (await exec('ip -4 -o addr show eth0; ip route show default; cat /etc/resolv.conf')).stdout;
       expect(net).toMatch(/inet 10\.0\.2\.15\/24/);
       expect(net).toMatch(/default via 10\.0\.2\.2/);
       expect(net).toMatch(/nameserver 10\.0\.2\.3/);
-      const modules = (await vm!.exec('for m in virtio_net 9pnet_virtio virtiofs fuse overlay ext4 binfmt_misc qemu_fw_cfg; do [ -d /sys/module/$m ] && echo $m; done')).stdout;
+      const modules = (await exec('for m in virtio_net 9pnet_virtio virtiofs fuse overlay ext4 binfmt_misc qemu_fw_cfg; do [ -d /sys/module/$m ] && echo $m; done')).stdout;
       expect(modules.trim().split('\n')).toEqual(['virtio_net', '9pnet_virtio', 'virtiofs', 'fuse', 'overlay', 'ext4', 'binfmt_misc', 'qemu_fw_cfg']);
-      expect((await vm!.exec('cat /proc/sys/fs/binfmt_misc/qemu-aarch64 | head -1')).stdout).toBe('enabled\n');
+      expect((await exec('cat /proc/sys/fs/binfmt_misc/qemu-aarch64 | head -1')).stdout).toBe('enabled\n');
     }, 60_000);
 
-    it('powers off when asked and leaves no QEMU process behind', async () => {
+    it('powers off when asked and leaves no QEMU process or VM directory behind', async () => {
       expect(vm).toBeDefined();
-      const { pid } = vm!;
-      const off = await vm!.powerOff();
-      expect(off).toEqual({ exitCode: 0, forced: false });
+      const pid = Number(fs.readFileSync(vm!.workdir.pidFile, 'utf8'));
+      await vm!.shutdown();
+      // Exit code 0 and no signal: the guest powered off by itself, QEMU was not killed.
+      expect(await vm!.machine.exited).toEqual({ exitCode: 0, signal: undefined });
       expect(() => process.kill(pid, 0)).toThrow(/ESRCH/);
-      await vm!.dispose();
-      expect(fs.existsSync(vm!.dir)).toBe(false);
+      expect(fs.existsSync(vm!.workdir.dir)).toBe(false);
       vm = undefined;
     }, 60_000);
   });

@@ -1,11 +1,8 @@
 import path from 'node:path';
 import type { Command } from 'commander';
-import { loadCatalog } from '../box/catalog.js';
-import { cacheRoot } from '../box/paths.js';
-import { planBoxBuild } from '../box/recipe/build-box.js';
-import { hostArch, parseArch } from '../common/arch.js';
+import type { BoxBuildResult } from '../box/recipe/build-box.js';
+import { hostArch, parseArch, type Arch } from '../common/arch.js';
 import { formatBytes, formatDuration } from '../common/units.js';
-import { createTaskList } from '../ui/task-list.js';
 import { runCommand } from './run-command.js';
 
 interface BuildOptions {
@@ -28,29 +25,13 @@ export function registerBoxBuild(box: Command): void {
       runCommand(async (signal) => {
         const arch = parseArch(options.arch ?? hostArch());
         const started = performance.now();
-        const plan = await planBoxBuild({
-          cacheRoot: cacheRoot(),
-          catalog: loadCatalog(),
+        const result = await buildBoxWithProgress({
           name,
           arch,
           ...(options.output ? { outputDir: path.resolve(options.output) } : {}),
           force: options.force ?? false,
           signal,
         });
-        try {
-          await createTaskList(
-            plan.stages.map((stage) => ({
-              title: stage.title,
-              task: async (_context, task) => {
-                const outcome = await stage.run((line) => (task.output = line));
-                task.title = `${stage.title}: ${outcome}`;
-              },
-            })),
-          ).run();
-        } finally {
-          await plan.close();
-        }
-        const result = plan.result();
         const seconds = (performance.now() - started) / 1000;
         const size = result.manifest.files.reduce((sum, file) => sum + file.size, 0);
         if (options.json) {
@@ -62,4 +43,29 @@ export function registerBoxBuild(box: Command): void {
         }
       }),
     );
+}
+
+/** Builds a box from its recipe with one listr2 task per stage (also used to build a box on first use). */
+export async function buildBoxWithProgress(options: { name: string; arch: Arch; outputDir?: string; force: boolean; signal: AbortSignal }): Promise<BoxBuildResult> {
+  const [{ loadCatalog }, { cacheRoot }, { planBoxBuild }, { createTaskList }] = await Promise.all([
+    import('../box/catalog.js'),
+    import('../box/paths.js'),
+    import('../box/recipe/build-box.js'),
+    import('../ui/task-list.js'),
+  ]);
+  const plan = await planBoxBuild({ cacheRoot: cacheRoot(), catalog: loadCatalog(), ...options });
+  try {
+    await createTaskList(
+      plan.stages.map((stage) => ({
+        title: stage.title,
+        task: async (_context, task) => {
+          const outcome = await stage.run((line) => (task.output = line));
+          task.title = `${stage.title}: ${outcome}`;
+        },
+      })),
+    ).run();
+  } finally {
+    await plan.close();
+  }
+  return plan.result();
 }

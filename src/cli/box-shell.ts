@@ -2,6 +2,7 @@ import os from 'node:os';
 import type { Command } from 'commander';
 import { shellQuote } from '../common/shell-quote.js';
 import type { RunningBox } from '../vm/boot-box.js';
+import { buildIfUnavailable } from './box-first-use.js';
 import { addBoxOptions, parseBoxOptions, type BoxOptionValues } from './box-options.js';
 import { cliState, runCommand } from './run-command.js';
 
@@ -21,7 +22,8 @@ export function registerBoxShell(box: Command): void {
         import('../vm/boot-box.js'),
       ]);
       const catalog = loadCatalog();
-      resolveBox(catalog, name, settings.arch);
+      const { manifest } = resolveBox(catalog, name, settings.arch);
+      await buildIfUnavailable(name, settings.arch, manifest, signal);
       const started = Date.now();
       const running = await bootBox({
         cacheRoot: cacheRoot(),

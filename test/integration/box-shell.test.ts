@@ -105,4 +105,19 @@ describe.skipIf(!canRun)('kiwi box shell (debian box, TCG)', () => {
     expect(qemuProcessesUnder(env.XDG_RUNTIME_DIR!)).toEqual([]);
     expect(vmDirs(env)).toEqual([]);
   });
+
+  it('builds a recipe box on first use when nothing is cached and no server publishes it', async () => {
+    // A fresh cache that shares only the recipe stages already built (hard links), so the
+    // build on first use assembles and installs the box without a cold mmdebstrap.
+    const cache = tempDir('kiwi-first-use-');
+    await execa('cp', ['-al', path.join(TEST_BOX_CACHE, '.build'), path.join(cache, '.build')]);
+    const env = { ...shellEnv(), KIWI_BOXED_CACHE_DIR: cache };
+    const result = await runKiwi(['box', 'shell', 'debian', '--', 'cat', '/etc/hostname'], { env });
+    expect(result.exitCode, result.stderr).toBe(0);
+    expect(result.stdout).toBe('kiwi-box');
+    expect(result.stderr).toMatch(/box debian \(x86_64\) is not cached and no server publishes it: building it from its recipe/);
+    const list = JSON.parse((await runKiwi(['box', 'list', '--json'], { env })).stdout) as { name: string; arch: string; verified: boolean }[];
+    expect(list.find((row) => row.name === 'debian' && row.arch === 'x86_64')?.verified).toBe(true);
+    fs.rmSync(cache, { recursive: true, force: true });
+  });
 });

@@ -1,0 +1,107 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { execa } from 'execa';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { runKiwi } from '../fixtures/run-kiwi.js';
+
+// `kiwi build` natively as root: real mmdebstrap, apt, containers; the results checked with
+// tar, skopeo and umoci. One cache dir for every test and run, so the bootstrap layer
+// (about a minute of mmdebstrap) is made once and shared.
+const isRoot = process.getuid?.() === 0;
+const REPO = path.resolve(__dirname, '../..');
+const CACHE = process.env.KIWI_TEST_BUILD_CACHE ?? '/var/tmp/kiwi-build-test-cache';
+const LONG = 900_000;
+
+interface BuildJson {
+  image: string;
+  packages: string;
+  bootstrap: 'cached' | 'built';
+  seconds: number;
+  references?: string[];
+}
+
+async function build(description: string, target: string) {
+  const done = await runKiwi(['build', '--description', description, '--target-dir', target, '--json'], { env: { KIWI_BUILD_CACHE_DIR: CACHE } });
+  const line = String(done.stdout).trim().split('\n').pop() ?? '';
+  return { exitCode: done.exitCode, stderr: String(done.stderr), json: line ? (JSON.parse(line) as BuildJson & { message?: string }) : undefined };
+}
+
+describe.skipIf(!isRoot)('kiwi build (native, root)', () => {
+  beforeAll(() => {
+    if (!fs.existsSync(path.join(REPO, 'dist', 'cli', 'build.js'))) throw new Error('build first: npm run build');
+  });
+
+  it('builds debian-minimal as NAME.ARCH-VERSION.tar.xz with owners, links, the overlay and no build caches', { timeout: LONG }, async () => {
+    const target = fs.mkdtempSync(path.join(os.tmpdir(), 'kiwi-build-tbz-'));
+    const done = await build(path.join(REPO, 'descriptions/debian-minimal'), target);
+    expect(done.exitCode, done.stderr).toBe(0);
+    const image = path.join(target, 'debian-minimal.x86_64-1.0.0.tar.xz');
+    expect(done.json?.image).toBe(image);
+    expect(done.stderr).toMatch(/kiwi: config done \(/);
+    const listing = String((await execa('tar', ['-tvJf', image])).stdout).split('\n');
+    const entry = (name: string) => listing.find((line) => line.endsWith(` ${name}`) || line.includes(` ${name} -> `));
+    expect(entry('./usr/bin/sh')).toBeDefined();
+    expect(entry('./etc/os-release')).toMatch(/^l.* 0\/0 .* -> \.\.\/usr\/lib\/os-release$/);
+    expect(entry('./bin')).toMatch(/^l.* -> usr\/bin$/);
+    expect(entry('./etc/motd')).toMatch(/^-rw-r--r-- 0\/0 /);
+    expect(entry('./usr/bin/less')).toBeDefined();
+    expect(listing.filter((line) => /\/var\/cache\/apt\/archives\/.*\.deb$/.test(line))).toEqual([]);
+    expect(listing.filter((line) => /\/var\/lib\/apt\/lists\/.*_Packages$/.test(line))).toEqual([]);
+    expect(listing.filter((line) => /\.\/(\.profile|\.kconfig|image\/)/.test(line))).toEqual([]);
+    const motd = String((await execa('tar', ['-xJOf', image, './etc/motd'], { stripFinalNewline: false })).stdout);
+    expect(motd).toBe(fs.readFileSync(path.join(REPO, 'descriptions/debian-minimal/root/etc/motd'), 'utf8'));
+    const packages = fs.readFileSync(path.join(target, 'debian-minimal.x86_64-1.0.0.packages'), 'utf8');
+    expect(packages).toMatch(/^less\|None\|[^|]+\|None\|amd64\|None\|None$/m);
+    expect(JSON.parse(fs.readFileSync(path.join(target, 'kiwi.result.json'), 'utf8')).result_files.root_archive.filename).toBe(image);
+    expect(fs.readFileSync(path.join(target, 'build/image-root.log'), 'utf8')).toContain('configuring debian-minimal-1.0.0 (tbz)');
+  });
+
+  it('builds debian-container as an OCI archive that skopeo and umoci read, reusing the bootstrap layer', { timeout: LONG }, async () => {
+    const target = fs.mkdtempSync(path.join(os.tmpdir(), 'kiwi-build-oci-'));
+    const done = await build(path.join(REPO, 'descriptions/debian-container'), target);
+    expect(done.exitCode, done.stderr).toBe(0);
+    // Same repositories and bootstrap packages as debian-minimal: the layer of the test above.
+    expect(done.json?.bootstrap).toBe('cached');
+    const image = path.join(target, 'debian-container.x86_64-1.0.0.oci.tar.xz');
+    expect(done.json?.references).toEqual(['debian-container:1.0.0', 'debian-container:latest']);
+    const inspect = JSON.parse(String((await execa('skopeo', ['inspect', `oci-archive:${image}`])).stdout));
+    expect(inspect.Architecture).toBe('amd64');
+    expect(inspect.Os).toBe('linux');
+    expect(inspect.Labels['org.opencontainers.image.title']).toBe('debian-container');
+    const config = JSON.parse(String((await execa('skopeo', ['inspect', '--config', `oci-archive:${image}`])).stdout));
+    expect(config.author).toBe('kiwi <kiwi@example.org>');
+    expect(config.config.Cmd).toEqual(['/bin/bash']);
+    expect(config.config.WorkingDir).toBe('/root');
+    expect(config.config.Env).toContain('DEBIAN_FRONTEND=noninteractive');
+    expect(config.history[0]).toMatchObject({ created_by: 'kiwi build', author: 'kiwi', comment: 'Debian 12 base layer' });
+    const layout = fs.mkdtempSync(path.join(os.tmpdir(), 'kiwi-oci-layout-'));
+    await execa('bash', ['-o', 'pipefail', '-c', 'xz -dc "$1" | tar -C "$2" -xf -', 'x', image, layout]);
+    const bundle = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'kiwi-oci-bundle-')), 'b');
+    await execa('umoci', ['unpack', '--image', `${layout}:debian-container:1.0.0`, bundle]);
+    const rootfs = path.join(bundle, 'rootfs');
+    expect(fs.existsSync(path.join(rootfs, 'usr/bin/less'))).toBe(true);
+    expect(fs.existsSync(path.join(rootfs, 'etc/motd'))).toBe(true);
+    expect(fs.existsSync(path.join(rootfs, 'sbin/mke2fs'))).toBe(false);
+    expect(fs.existsSync(path.join(rootfs, '.profile'))).toBe(false);
+    fs.rmSync(layout, { recursive: true, force: true });
+    fs.rmSync(path.dirname(bundle), { recursive: true, force: true });
+  });
+
+  it('a failing config.sh: exit 1 naming the step, its exit code and the log tail; unrelated files stay', { timeout: LONG }, async () => {
+    const target = fs.mkdtempSync(path.join(os.tmpdir(), 'kiwi-build-fail-'));
+    fs.writeFileSync(path.join(target, 'unrelated.txt'), 'mine');
+    const done = await build(path.join(REPO, 'test/fixtures/build/failing-config'), target);
+    expect(done.exitCode).toBe(1);
+    expect(done.stderr).toContain('error: build step config failed with exit code 7');
+    expect(done.stderr).toContain('  | about to fail on purpose');
+    expect(done.stderr).toContain('-----> configuring failing-config');
+    expect(done.stderr).toContain(`hint: the full log is ${path.join(target, 'build/image-root.log')}`);
+    expect(done.json).toMatchObject({ type: 'error', exitCode: 1 });
+    expect(fs.readFileSync(path.join(target, 'unrelated.txt'), 'utf8')).toBe('mine');
+    expect(fs.readdirSync(target).sort()).toEqual(['build', 'unrelated.txt']);
+    // Nothing left behind: no build tree, no mounts of the build.
+    expect(fs.readdirSync(path.join(CACHE, 'builds'))).toEqual([]);
+    expect(fs.readFileSync('/proc/self/mountinfo', 'utf8')).not.toContain(CACHE);
+  });
+});

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { execa } from 'execa';
+import { execa, type ResultPromise } from 'execa';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ensureTestBox, TEST_BOX_CACHE } from '../fixtures/box/built-box.js';
 import { tempDir } from '../fixtures/box-fixture.js';
@@ -34,6 +34,19 @@ function vmDirs(env: Record<string, string>): string[] {
   return fs.existsSync(vms) ? fs.readdirSync(vms) : [];
 }
 
+/** `kiwi box shell` running a command that sleeps, once that command has started in the box. */
+async function startSleepingShell(env: Record<string, string>): Promise<{ child: ResultPromise<{ reject: false }> }> {
+  const child = execa(process.execPath, [KIWI_BIN, 'box', 'shell', 'debian', '--no-update-check', '--', 'sh', '-c', 'echo started; sleep 300'], {
+    env: { CI: '1', ...env },
+    reject: false,
+  });
+  let output = '';
+  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  expect(await waitFor(() => output.includes('started'), 90_000)).toBe(true);
+  // Wrapped: the child is a promise, and returning it from an async function would await it.
+  return { child };
+}
+
 async function waitFor(condition: () => boolean, timeoutMs: number): Promise<boolean> {
   for (const deadline = Date.now() + timeoutMs; Date.now() < deadline; await sleep(100)) if (condition()) return true;
   return condition();
@@ -61,13 +74,7 @@ describe.skipIf(!canRun)('kiwi box shell (debian box, TCG)', () => {
 
   it('leaves no QEMU, VM directory or port behind after Ctrl-C', async () => {
     const env = shellEnv();
-    const child = execa(process.execPath, [KIWI_BIN, 'box', 'shell', 'debian', '--no-update-check', '--', 'sh', '-c', 'echo started; sleep 300'], {
-      env: { CI: '1', ...env },
-      reject: false,
-    });
-    let output = '';
-    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    expect(await waitFor(() => output.includes('started'), 90_000)).toBe(true);
+    const { child } = await startSleepingShell(env);
     expect(qemuProcessesUnder(env.XDG_RUNTIME_DIR!)).toHaveLength(1);
     child.kill('SIGINT');
     const result = await child;
@@ -78,13 +85,7 @@ describe.skipIf(!canRun)('kiwi box shell (debian box, TCG)', () => {
 
   it('takes QEMU down with a SIGKILLed kiwi; the next run cleans its files', async () => {
     const env = shellEnv();
-    const child = execa(process.execPath, [KIWI_BIN, 'box', 'shell', 'debian', '--no-update-check', '--', 'sh', '-c', 'echo started; sleep 300'], {
-      env: { CI: '1', ...env },
-      reject: false,
-    });
-    let output = '';
-    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    expect(await waitFor(() => output.includes('started'), 90_000)).toBe(true);
+    const { child } = await startSleepingShell(env);
     child.kill('SIGKILL');
     await child;
     expect(await waitFor(() => qemuProcessesUnder(env.XDG_RUNTIME_DIR!).length === 0, 5000)).toBe(true);

@@ -2,9 +2,9 @@ import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { resolveIncludes } from '../../src/builder/description/include.js';
-import { loadImageModel } from '../../src/builder/description/load.js';
 import { parseXml, type RawNode } from '../../src/builder/description/parse.js';
 import { DescriptionError } from '../../src/builder/description/problems.js';
+import { loadFixture } from '../fixtures/descriptions/load-fixture.js';
 
 const fixtures = resolve(__dirname, '../fixtures/descriptions');
 const read = (path: string) => {
@@ -21,19 +21,7 @@ function parsed(text: string): RawNode {
   return result.root;
 }
 
-function load(dir: string) {
-  return loadImageModel({
-    descriptionDir: join(fixtures, dir),
-    kiwiFile: undefined,
-    arch: 'x86_64',
-    profiles: [],
-    type: undefined,
-    setRepo: undefined,
-    addRepos: [],
-    addPackages: [],
-    deletePackages: [],
-  });
-}
+const load = (dir: string): ReturnType<typeof loadFixture> => loadFixture(dir);
 
 function problemsOf(run: () => unknown): DescriptionError {
   try {

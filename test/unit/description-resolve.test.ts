@@ -1,25 +1,10 @@
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadImageModel, type LoadOptions } from '../../src/builder/description/load.js';
 import type { RepoSpec } from '../../src/builder/description/repositories.js';
 import { translateUri } from '../../src/builder/description/repositories.js';
+import { DESCRIPTION_FIXTURES as fixtures, loadFixture } from '../fixtures/descriptions/load-fixture.js';
 
-const fixtures = resolve(__dirname, '../fixtures/descriptions');
-
-function load(dir: string, override: Partial<LoadOptions> = {}) {
-  return loadImageModel({
-    descriptionDir: join(fixtures, dir),
-    kiwiFile: undefined,
-    arch: 'x86_64',
-    profiles: [],
-    type: undefined,
-    setRepo: undefined,
-    addRepos: [],
-    addPackages: [],
-    deletePackages: [],
-    ...override,
-  });
-}
+const load = loadFixture;
 
 const spec = (source: string, fields: Partial<RepoSpec> = {}): RepoSpec => ({
   source,

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { hostArch, parseArch, type Arch } from '../common/arch.js';
 import { UsageError } from '../common/errors.js';
 import { parseSize } from '../common/units.js';
+import { parseShareArg, type Share, type ShareBackend } from '../vm/shares/share-types.js';
 import type { Accel } from '../vm/vm-spec.js';
 
 /** The box options `kiwi box shell` and `kiwi boxbuild` share (KIWI's boxbuild names). */
@@ -18,6 +19,11 @@ export interface BoxOptionValues {
   cpu?: string;
   updateCheck: boolean;
   boxConsole?: boolean;
+  /** Repeated --share HOSTDIR:GUESTDIR[:ro]. */
+  share?: string[];
+  '9pSharing'?: boolean;
+  virtiofsSharing?: boolean;
+  sshfsSharing?: boolean;
 }
 
 export interface BoxSettings {
@@ -31,6 +37,8 @@ export interface BoxSettings {
   cpu: string | undefined;
   updateCheck: boolean;
   console: boolean;
+  shares: Share[];
+  shareBackend: ShareBackend;
 }
 
 export function addBoxOptions(command: Command): Command {
@@ -46,7 +54,15 @@ export function addBoxOptions(command: Command): Command {
     .option('--machine <type>', 'QEMU machine type instead of the default (q35, virt)')
     .option('--cpu <model>', 'QEMU CPU model instead of the default (host under KVM, max under TCG)')
     .option('--no-update-check', 'use the cached box as it is, without network')
-    .option('--box-console', 'show the box\'s serial console while it boots');
+    .option('--box-console', 'show the box\'s serial console while it boots')
+    .option('--share <hostdir:guestdir[:ro]>', 'share a host directory into the box (repeatable; :ro refuses writes)', collect, [])
+    .option('--9p-sharing', 'share directories with virtio-9p (default)')
+    .option('--virtiofs-sharing', 'share directories with virtiofs (one virtiofsd per share)')
+    .option('--sshfs-sharing', 'share directories with sshfs over the box\'s SSH connection (a jailed host sftp-server)');
+}
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
 }
 
 /** Validates the box options before anything boots. */
@@ -67,7 +83,22 @@ export function parseBoxOptions(values: BoxOptionValues): BoxSettings {
     cpu: values.cpu,
     updateCheck: values.updateCheck,
     console: Boolean(values.boxConsole),
+    shares: (values.share ?? []).map((text) => parseShareArg(text)),
+    shareBackend: parseShareBackend(values),
   };
+}
+
+/** At most one of --9p-sharing, --virtiofs-sharing, --sshfs-sharing; 9p when none is given. */
+function parseShareBackend(values: BoxOptionValues): ShareBackend {
+  const chosen = (
+    [
+      [values['9pSharing'], '9p'],
+      [values.virtiofsSharing, 'virtiofs'],
+      [values.sshfsSharing, 'sshfs'],
+    ] as const
+  ).filter(([flag]) => flag);
+  if (chosen.length > 1) throw new UsageError(`choose one sharing backend: ${chosen.map(([, name]) => `--${name}-sharing`).join(', ')} were given`);
+  return chosen[0]?.[1] ?? '9p';
 }
 
 /** "8" → 8 GiB (not KIWI's 8 MiB), "512M" → 512, "2GiB" → 2048. */

@@ -8,6 +8,7 @@ import type { BoxManifest } from '../box/manifest.js';
 import type { CachedVersion } from '../box/store.js';
 import type { Arch } from '../common/arch.js';
 import { CleanupStack } from '../common/cleanup-stack.js';
+import { UsageError } from '../common/errors.js';
 import { generateVmKeys } from '../transport/ssh-keys.js';
 import { SshSession } from '../transport/ssh-session.js';
 import { cachedProbe } from './accel-cache.js';
@@ -16,6 +17,8 @@ import { freeLoopbackPort } from './free-port.js';
 import { Machine, VmError } from './machine.js';
 import { buildQemuArgs } from './qemu-args.js';
 import { checkRequirements } from './requirements.js';
+import { mountGuestShares, prepareHostShares } from './shares/share-setup.js';
+import type { Share, ShareBackend } from './shares/share-types.js';
 import type { Accel, VmSpec } from './vm-spec.js';
 import { cleanStaleVmWorkdirs, createVmWorkdir, removeVmWorkdir, type VmWorkdir } from './vm-workdir.js';
 
@@ -33,6 +36,10 @@ export interface BootOptions {
   cpu?: string;
   /** Host port for SSH; default: a free one. */
   sshPort?: number;
+  /** Host directories to mount in the box once it answers on SSH. */
+  shares?: Share[];
+  /** How they are shared; default 9p. */
+  shareBackend?: ShareBackend;
   /** Time from QEMU start to SSH ready, in ms. */
   timeoutMs: number;
   onEvent?: FetchEventHandler;
@@ -86,6 +93,12 @@ export async function bootBox(options: BootOptions): Promise<RunningBox> {
     await fs.writeFile(workdir.hostKeyFile, keys.host.privateKey, { mode: 0o600 });
     await fs.writeFile(workdir.authorizedKeysFile, `${keys.client.publicKey}\n`);
     await createOverlay(files.disk, workdir.overlay);
+    // Share daemons (virtiofsd) start before QEMU and are pushed below it: they stop after it.
+    const shareBackend = options.shareBackend ?? '9p';
+    if (options.shares?.length && !box.manifest.shares.includes(shareBackend)) {
+      throw new UsageError(`box ${options.name} does not support ${shareBackend} shares`, { hint: `it supports: ${box.manifest.shares.join(', ')}` });
+    }
+    const shares = await prepareHostShares(shareBackend, options.shares ?? [], workdir.dir, cleanup);
 
     const spec: VmSpec = {
       arch: options.arch,
@@ -105,6 +118,7 @@ export async function bootBox(options: BootOptions): Promise<RunningBox> {
       ...(options.machine ? { machine: options.machine } : {}),
       ...(options.cpu ? { cpu: options.cpu } : {}),
       ...(options.arch === 'x86_64' && (await exists(QBOOT)) ? { bios: QBOOT } : {}),
+      ...(shares.devices.length ? { shares: shares.devices } : {}),
     };
     const machine = Machine.start(buildQemuArgs(spec), { serialLog: workdir.serialLog, pidFile: workdir.pidFile });
     const qemuStarted = performance.now() - started;
@@ -120,6 +134,7 @@ export async function bootBox(options: BootOptions): Promise<RunningBox> {
       throw await bootFailure(machine, workdir, error);
     }
     cleanup.push('close SSH', () => session.close());
+    await mountGuestShares(session, shareBackend, shares.tagged, cleanup);
     const timings = { qemuStarted, sshReady: performance.now() - started };
 
     let stopped: Promise<void> | undefined;

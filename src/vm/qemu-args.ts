@@ -1,5 +1,7 @@
 import type { Arch } from '../common/arch.js';
-import type { QemuCommand, VmDisk, VmSpec } from './vm-spec.js';
+import { ninepQemuArgs, qemuOption as option } from './shares/ninep.js';
+import { virtiofsQemuArgs } from './shares/virtiofs.js';
+import type { QemuCommand, VmDisk, VmShare, VmSpec } from './vm-spec.js';
 
 const DEFAULT_MACHINE: Record<Arch, string> = { x86_64: 'q35', aarch64: 'virt' };
 
@@ -29,6 +31,7 @@ export function buildQemuArgs(spec: VmSpec): QemuCommand {
     String(spec.memoryMiB),
     '-smp',
     String(spec.cpus),
+    ...memoryBackendArgs(spec),
   ];
   // qboot is x86-only: it skips SeaBIOS's device scan and jumps to the PVH entry (≈1 s less under TCG).
   if (spec.bios && spec.arch === 'x86_64') args.push('-bios', spec.bios);
@@ -42,6 +45,7 @@ export function buildQemuArgs(spec: VmSpec): QemuCommand {
     '-device',
     'virtio-net-pci,netdev=net0',
   );
+  for (const share of spec.shares ?? []) args.push(...shareArgs(share));
   for (const item of spec.fwCfg) args.push('-fw_cfg', `name=${option(item.name)},file=${option(item.file)}`);
   args.push('-chardev', `file,id=console,path=${option(spec.serialLog)}`, '-serial', 'chardev:console');
   if (spec.qmpSocket) args.push('-qmp', `unix:${option(spec.qmpSocket)},server=on,wait=off`);
@@ -73,9 +77,17 @@ function diskArgs(disk: VmDisk): string[] {
   ];
 }
 
-/** QEMU's option syntax splits on ","; a literal comma is written ",,". */
-function option(value: string): string {
-  return value.replaceAll(',', ',,');
+/**
+ * virtiofsd (vhost-user) reads and writes guest memory directly, so with a virtiofs share the
+ * guest's RAM must be a shared memfd the daemon can map; -m still sets its size.
+ */
+function memoryBackendArgs(spec: VmSpec): string[] {
+  if (!spec.shares?.some((share) => share.kind === 'virtiofs')) return [];
+  return ['-object', `memory-backend-memfd,id=mem,size=${spec.memoryMiB}M,share=on`, '-numa', 'node,memdev=mem'];
+}
+
+function shareArgs(share: VmShare): string[] {
+  return share.kind === '9p' ? ninepQemuArgs(share.share) : virtiofsQemuArgs(share.share, share.socket);
 }
 
 function checkSpec(spec: VmSpec): void {
@@ -83,6 +95,9 @@ function checkSpec(spec: VmSpec): void {
   if (!Number.isInteger(spec.memoryMiB) || spec.memoryMiB < 128) problems.push(`memoryMiB ${spec.memoryMiB} (at least 128)`);
   if (!Number.isInteger(spec.cpus) || spec.cpus < 1) problems.push(`cpus ${spec.cpus} (at least 1)`);
   if (!Number.isInteger(spec.sshPort) || spec.sshPort < 1 || spec.sshPort > 65535) problems.push(`sshPort ${spec.sshPort}`);
+  const tags = (spec.shares ?? []).map((share) => share.share.tag);
+  if (new Set(tags).size !== tags.length) problems.push(`share tags ${tags.join(', ')} (must be unique)`);
+  for (const tag of tags) if (!/^[A-Za-z0-9_-]{1,31}$/.test(tag)) problems.push(`share tag ${tag} (1-31 letters, digits, - or _)`);
   for (const item of spec.fwCfg) {
     if (!item.name.startsWith('opt/')) problems.push(`fw_cfg name ${item.name} (must start with "opt/")`);
   }

@@ -1,4 +1,5 @@
 import type { Arch } from '../common/arch.js';
+import type { TaggedShare } from './shares/share-types.js';
 
 /** How QEMU executes guest code: hardware virtualisation or the TCG emulator. */
 export type Accel = 'kvm' | 'tcg';
@@ -18,6 +19,12 @@ export interface VmDisk {
   /** Per-VM qcow2 overlay backed by `base`; absent: the VM writes through to `base` (--no-snapshot). */
   overlay?: string;
 }
+
+/** A host directory exposed to the guest as a device (sshfs needs none: it runs over SSH). */
+export type VmShare =
+  | { kind: '9p'; share: TaggedShare }
+  /** `socket`: the vhost-user socket of this share's virtiofsd, already listening. */
+  | { kind: 'virtiofs'; share: TaggedShare; socket: string };
 
 /**
  * Everything QEMU needs to boot one box VM, fully resolved: probing (accelerator, firmware,
@@ -51,6 +58,8 @@ export interface VmSpec {
   cpu?: string;
   /** Firmware image passed as -bios (x86_64: qboot when installed); absent: QEMU's default. */
   bios?: string;
+  /** Shared directories; a virtiofs one makes guest memory a shared memfd (vhost-user needs it). */
+  shares?: VmShare[];
   /** QEMU executable instead of qemu-system-<arch> from PATH. */
   qemuBinary?: string;
 }

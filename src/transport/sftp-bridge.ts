@@ -4,7 +4,7 @@ import { execa } from 'execa';
 import { EnvironmentError } from '../common/errors.js';
 import { shellQuote } from '../common/shell-quote.js';
 import { checkRequirements } from '../vm/requirements.js';
-import { sftpJailCommand, sshfsMountArgv } from '../vm/shares/sshfs.js';
+import { jailPasswd, sftpJailCommand, sshfsMountArgv } from '../vm/shares/sshfs.js';
 import type { TaggedShare } from '../vm/shares/share-types.js';
 import { stopChild } from '../vm/shares/stop-child.js';
 import type { SshSession } from './ssh-session.js';
@@ -44,7 +44,8 @@ export async function probeSftpJail(): Promise<{ sftpServer: string; libraries: 
 export async function startSftpBridge(session: SshSession, share: TaggedShare, timeoutMs = 30_000): Promise<SftpBridge> {
   const jail = await probeSftpJail();
   const { command, args } = sftpJailCommand({ ...jail, share });
-  const server = execa(command, args, { stdin: 'pipe', stdout: 'pipe', stderr: 'pipe', buffer: false, cleanup: true, reject: false });
+  const passwd = new TextEncoder().encode(jailPasswd(process.getuid?.() ?? 0, process.getgid?.() ?? 0));
+  const server = execa(command, args, { stdio: ['pipe', 'pipe', 'pipe', passwd], buffer: false, cleanup: true, reject: false });
   let serverErrors = '';
   server.stderr?.on('data', (chunk: Buffer) => (serverErrors = (serverErrors + chunk.toString()).slice(-2000)));
   // The guest may hang up first (poweroff); a write to a closed pipe is not an error of ours.

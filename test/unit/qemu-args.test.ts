@@ -110,4 +110,30 @@ describe('buildQemuArgs', () => {
     expect(() => buildQemuArgs({ ...x86, sshPort: 0 })).toThrow(/sshPort 0/);
     expect(() => buildQemuArgs({ ...x86, fwCfg: [{ name: 'kiwi/key', file: '/k' }] })).toThrow(/must start with "opt\/"/);
   });
+  it('adds 9p and virtiofs share devices, and a shared memfd guest memory once a virtiofs share exists', () => {
+    const spec: VmSpec = {
+      ...x86,
+      shares: [
+        { kind: '9p', share: { tag: 'kiwi0', hostDir: '/src', guestDir: '/src', readOnly: true } },
+        { kind: 'virtiofs', share: { tag: 'kiwi1', hostDir: '/out', guestDir: '/out', readOnly: false }, socket: '/run/vm1/virtiofs-kiwi1.sock' },
+      ],
+    };
+    const { args } = buildQemuArgs(spec);
+    expect(args.slice(args.indexOf('-m'), args.indexOf('-bios'))).toEqual([
+      '-m', '2048', '-smp', '2',
+      '-object', 'memory-backend-memfd,id=mem,size=2048M,share=on', '-numa', 'node,memdev=mem',
+    ]);
+    expect(args.slice(args.indexOf('-fsdev'), args.indexOf('-fw_cfg'))).toEqual([
+      '-fsdev', 'local,id=fs-kiwi0,path=/src,security_model=none,multidevs=remap,readonly=on',
+      '-device', 'virtio-9p-pci,fsdev=fs-kiwi0,mount_tag=kiwi0',
+      '-chardev', 'socket,id=vfs-kiwi1,path=/run/vm1/virtiofs-kiwi1.sock',
+      '-device', 'vhost-user-fs-pci,chardev=vfs-kiwi1,tag=kiwi1,queue-size=1024',
+    ]);
+  });
+
+  it('keeps plain -m memory with 9p shares only, and refuses duplicate share tags', () => {
+    const share = { tag: 'kiwi0', hostDir: '/src', guestDir: '/src', readOnly: false };
+    expect(buildQemuArgs({ ...x86, shares: [{ kind: '9p', share }] }).args).not.toContain('-object');
+    expect(() => buildQemuArgs({ ...x86, shares: [{ kind: '9p', share }, { kind: '9p', share }] })).toThrow('must be unique');
+  });
 });

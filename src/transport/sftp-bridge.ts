@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { execa } from 'execa';
 import { EnvironmentError } from '../common/errors.js';
 import { shellQuote } from '../common/shell-quote.js';
-import { checkRequirements } from '../vm/requirements.js';
+import { checkRequirements, REQUIREMENTS } from '../vm/requirements.js';
 import { jailPasswd, sftpJailCommand, sshfsMountArgv } from '../vm/shares/sshfs.js';
 import type { TaggedShare } from '../vm/shares/share-types.js';
 import { stopChild } from '../vm/shares/stop-child.js';
@@ -15,14 +15,10 @@ export interface SftpBridge {
   stop(): Promise<void>;
 }
 
-const SFTP_SERVER = ['/usr/lib/openssh/sftp-server', '/usr/libexec/sftp-server', '/usr/libexec/openssh/sftp-server'];
-
 /** The sftp-server and the files its loader needs (from ldd), or an error naming the packages. */
 export async function probeSftpJail(): Promise<{ sftpServer: string; libraries: string[] }> {
-  const [server, bwrap] = checkRequirements([
-    { name: 'sftp-server', candidates: SFTP_SERVER, package: 'openssh-sftp-server', neededFor: 'sshfs shares' },
-    { name: 'bwrap', candidates: ['bwrap'], package: 'bubblewrap', neededFor: 'sshfs shares' },
-  ]);
+  // The same entries kiwi doctor checks, so both name the same packages.
+  const [server, bwrap] = checkRequirements(['sftp-server', 'bwrap'].map((name) => REQUIREMENTS.find((requirement) => requirement.name === name)!));
   const missing = [server, bwrap].filter((status) => !status?.found).map((status) => status!.requirement);
   if (missing.length) {
     throw new EnvironmentError(`--sshfs-sharing needs ${missing.map((item) => item.name).join(' and ')}, not installed`, {

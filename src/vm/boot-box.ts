@@ -134,8 +134,8 @@ export async function bootBox(options: BootOptions): Promise<RunningBox> {
       throw await bootFailure(machine, workdir, error);
     }
     cleanup.push('close SSH', () => session.close());
-    await mountGuestShares(session, shareBackend, shares.tagged, cleanup);
     const timings = { qemuStarted, sshReady: performance.now() - started };
+    await mountGuestShares(session, shareBackend, shares.tagged, cleanup);
 
     let stopped: Promise<void> | undefined;
     const shutdown = (): Promise<void> => {

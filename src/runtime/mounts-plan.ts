@@ -12,7 +12,7 @@ export type MountEntry =
   | { kind: 'dev'; target: string }
   /** A procfs of the container's PID namespace. */
   | { kind: 'proc'; target: string }
-  | { kind: 'tmpfs'; target: string };
+  | { kind: 'tmpfs'; target: string; /** Octal mode of the mount's root, e.g. 0o1777. */ mode: number };
 
 export interface MountPlanInput {
   /** The overlay's merged directory: becomes the container's /. */
@@ -30,8 +30,9 @@ export function planMounts(input: MountPlanInput): MountEntry[] {
     // A fresh sysfs cannot be mounted without owning the network namespace's user
     // namespace; a read-only view of the host's is what bwrap and podman --rootless do.
     { kind: 'bind', source: '/sys', target: '/sys', readOnly: true },
-    { kind: 'tmpfs', target: '/tmp' },
-    { kind: 'tmpfs', target: '/run' },
+    // /tmp sticky and world-writable as on any system: apt's _apt user writes there.
+    { kind: 'tmpfs', target: '/tmp', mode: 0o1777 },
+    { kind: 'tmpfs', target: '/run', mode: 0o755 },
     // optional: a host without a resolv.conf (an offline box) still runs containers.
     { kind: 'bind', source: input.resolvConf, target: '/etc/resolv.conf', readOnly: true, optional: true },
     // The user's binds come last so they may cover anything above (e.g. a cache on /tmp).
@@ -66,7 +67,7 @@ export function mountArgs(plan: MountEntry[]): string[] {
       case 'proc':
         return ['--proc', entry.target];
       case 'tmpfs':
-        return ['--tmpfs', entry.target];
+        return ['--perms', entry.mode.toString(8).padStart(4, '0'), '--tmpfs', entry.target];
     }
   });
 }

@@ -108,8 +108,3 @@ export function describeNamespaces(plan: SandboxPlan): string[] {
     'pivot_root into the merged overlay (bwrap)',
   ];
 }
-
-/** A copy-pasteable shell rendering of an argv for --debug. */
-export function shellQuote(argv: string[]): string {
-  return argv.map((arg) => (/^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`)).join(' ');
-}

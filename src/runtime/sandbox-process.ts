@@ -1,9 +1,11 @@
 import { execa } from 'execa';
 import os from 'node:os';
 import type { Readable } from 'node:stream';
+import { forwardLines } from '../common/lines.js';
 import { EnvironmentError } from '../common/errors.js';
 import type { Reporter } from './reporter.js';
-import { buildSandboxArgv, shellQuote, type SandboxPlan } from './sandbox-argv.js';
+import { buildSandboxArgv, type SandboxPlan } from './sandbox-argv.js';
+import { shellQuote } from '../common/shell-quote.js';
 import { missingTool, TOOL_PATH } from './tools.js';
 
 /**
@@ -107,16 +109,3 @@ function parseStatus(line: string): { 'child-pid'?: number; 'exit-code'?: number
   }
 }
 
-function forwardLines(stream: Readable, onLine: (line: string) => void): void {
-  let pending = '';
-  stream.setEncoding('utf8');
-  stream.on('data', (chunk: string) => {
-    pending += chunk;
-    const lines = pending.split('\n');
-    pending = lines.pop()!;
-    for (const line of lines) onLine(line);
-  });
-  stream.on('end', () => {
-    if (pending) onLine(pending);
-  });
-}

@@ -1,7 +1,7 @@
 import { execa } from 'execa';
 import { BuildFailedError, EnvironmentError } from '../common/errors.js';
 import type { Reporter } from './reporter.js';
-import { shellQuote } from './sandbox-argv.js';
+import { shellQuote } from '../common/shell-quote.js';
 
 /**
  * The one place the runtime runs helper programs (tar, unshare, cp...): minimal

@@ -47,12 +47,14 @@ describe.skipIf(!isRoot)('kiwi run (native, root)', () => {
     const marker = fs.mkdtempSync(path.join(os.tmpdir(), 'kiwi-hostmount-'));
     await execa('mount', ['-t', 'tmpfs', 'kiwi-marker', marker]);
     try {
-      const done = await run(['--quiet', '--', '/bin/sh', '-c', 'mount -t tmpfs inside-only /mnt && cat /proc/mounts && ls -A /tmp']);
+      const done = await run(['--quiet', '--', '/bin/sh', '-c', 'mount -t tmpfs inside-only /mnt && cat /proc/mounts && stat -c tmp-mode=%a /tmp && ls -A /tmp']);
       expect(done.exitCode).toBe(0);
       const mounts = String(done.stdout);
       expect(mounts).toMatch(/^kiwi \/ overlay /m);
       expect(mounts).toMatch(/^proc \/proc proc /m);
+      // Sticky and world-writable, as apt's unprivileged _apt user needs.
       expect(mounts).toMatch(/^tmpfs \/tmp tmpfs /m);
+      expect(mounts).toMatch(/^tmp-mode=1777$/m);
       expect(mounts).toMatch(/^sysfs \/sys sysfs ro,/m);
       expect(mounts).not.toContain(marker);
       expect(mounts).not.toContain('kiwi-marker');

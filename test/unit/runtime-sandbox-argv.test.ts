@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { describeMount, mountArgs, planMounts } from '../../src/runtime/mounts-plan.js';
-import { buildCommitArgv, buildSandboxArgv, overlayOptions, shellQuote, type SandboxPlan } from '../../src/runtime/sandbox-argv.js';
+import { buildCommitArgv, buildSandboxArgv, overlayOptions, type SandboxPlan } from '../../src/runtime/sandbox-argv.js';
+import { shellQuote } from '../../src/common/shell-quote.js';
 
 const overlay = { lower: '/roots/deb', upper: '/s/1/upper', work: '/s/1/work', merged: '/s/1/merged' };
 
@@ -27,12 +28,12 @@ describe('sandbox argv', () => {
       '--dev', '/dev',
       '--proc', '/proc',
       '--ro-bind', '/sys', '/sys',
-      '--tmpfs', '/tmp',
-      '--tmpfs', '/run',
+      '--perms', '1777', '--tmpfs', '/tmp',
+      '--perms', '0755', '--tmpfs', '/run',
       '--ro-bind-try', '/etc/resolv.conf', '/etc/resolv.conf',
       '--ro-bind', '/cache', '/var/cache',
     ]);
-    expect(describeMount({ kind: 'tmpfs', target: '/tmp' })).toBe('mount tmpfs on /tmp');
+    expect(describeMount({ kind: 'tmpfs', target: '/tmp', mode: 0o1777 })).toBe('mount tmpfs on /tmp');
   });
 
   it('joins the cgroup, unshares the mount namespace, mounts the overlay, then execs bwrap with CMD as PID 1', () => {

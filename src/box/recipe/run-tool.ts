@@ -1,5 +1,6 @@
 import { execa, ExecaError, type Options } from 'execa';
 import { EnvironmentError } from '../../common/errors.js';
+import { forwardLines } from '../../common/lines.js';
 
 /** The Debian package that provides each tool a box build runs, for "not found" hints. */
 const PACKAGE_OF: Record<string, string> = {
@@ -52,7 +53,8 @@ export async function runTool(file: string, args: string[], options: RunToolOpti
   };
   try {
     const child = execa(file, args, execaOptions);
-    if (options.onLine) forwardLines(child.stderr, options.onLine);
+    const { onLine } = options;
+    if (onLine) forwardLines(child.stderr, (line) => line.trim() && onLine(line), 'cr');
     const result = await child;
     // execa's "buffer" encoding yields a Uint8Array; callers want Buffer's methods.
     const stdout = result.stdout instanceof Uint8Array ? Buffer.from(result.stdout.buffer, result.stdout.byteOffset, result.stdout.byteLength) : String(result.stdout);
@@ -63,15 +65,6 @@ export async function runTool(file: string, args: string[], options: RunToolOpti
   }
 }
 
-function forwardLines(stream: NodeJS.ReadableStream | null, onLine: (line: string) => void): void {
-  if (!stream) return;
-  let pending = '';
-  stream.on('data', (chunk: Buffer) => {
-    const lines = (pending + chunk.toString('utf8')).split(/\r?\n|\r/);
-    pending = lines.pop() ?? '';
-    for (const line of lines) if (line.trim()) onLine(line);
-  });
-}
 
 function toolError(file: string, args: string[], error: unknown): BoxBuildError {
   const tool = file.split('/').pop() ?? file;

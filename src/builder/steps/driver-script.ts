@@ -129,8 +129,6 @@ export function driverScript(model: ImageModel, files: DescriptionFiles): string
     'exec 2>&1',
     'set -u',
     'export DEBIAN_FRONTEND=noninteractive LC_ALL=C.UTF-8',
-    // The container's /tmp is a fresh tmpfs of mode 0755; apt's unprivileged _apt user writes there.
-    'chmod 1777 /tmp',
     'step() {',
     '    local id=$1; shift',
     '    echo "::kiwi-step $id start"',

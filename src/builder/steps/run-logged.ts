@@ -1,6 +1,7 @@
 import { execa } from 'execa';
-import type { Readable } from 'node:stream';
 import { EnvironmentError } from '../../common/errors.js';
+import { forwardLines } from '../../common/lines.js';
+import { shellQuote } from '../../common/shell-quote.js';
 import type { BuildLog } from '../build-log.js';
 import { BuildStepError } from '../build-error.js';
 
@@ -31,7 +32,7 @@ export interface RunLoggedOptions {
  */
 export async function runLogged(argv: string[], options: RunLoggedOptions): Promise<string> {
   const { log, step } = options;
-  log.emit({ type: 'log', level: 'debug', message: `run ${argv.map(quote).join(' ')}`, step });
+  log.emit({ type: 'log', level: 'debug', message: `run ${shellQuote(argv)}`, step });
   const child = execa(argv[0]!, argv.slice(1), {
     stdin: 'ignore',
     reject: false,
@@ -42,8 +43,8 @@ export async function runLogged(argv: string[], options: RunLoggedOptions): Prom
     killSignal: 'SIGTERM',
     forceKillAfterDelay: 10_000,
   });
-  if (!options.captureStdout) forwardLines(child.stdout!, (line) => log.output(line, step));
-  forwardLines(child.stderr!, (line) => log.output(line, step));
+  if (!options.captureStdout) forwardLines(child.stdout, (line) => log.output(line, step), 'crlf');
+  forwardLines(child.stderr, (line) => log.output(line, step), 'crlf');
   const result = await child;
   if ((result.cause as NodeJS.ErrnoException | undefined)?.code === 'ENOENT') {
     const pkg = PACKAGES[argv[0]!] ?? argv[0]!;
@@ -57,20 +58,4 @@ export async function runLogged(argv: string[], options: RunLoggedOptions): Prom
   return options.captureStdout ? String(result.stdout) : '';
 }
 
-export function forwardLines(stream: Readable, onLine: (line: string) => void): void {
-  let pending = '';
-  stream.setEncoding('utf8');
-  stream.on('data', (chunk: string) => {
-    pending += chunk;
-    const lines = pending.split('\n');
-    pending = lines.pop()!;
-    for (const line of lines) onLine(line.replace(/\r$/, ''));
-  });
-  stream.on('end', () => {
-    if (pending) onLine(pending);
-  });
-}
 
-function quote(arg: string): string {
-  return /^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;
-}

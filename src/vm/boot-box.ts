@@ -140,8 +140,8 @@ export async function bootBox(options: BootOptions): Promise<RunningBox> {
     let stopped: Promise<void> | undefined;
     const shutdown = (): Promise<void> => {
       stopped ??= (async () => {
-        // Ask the guest to power off (it syncs first); QEMU exits on its own, or is stopped in steps.
-        await Promise.race([session.exec('poweroff -f').catch(() => undefined), machine.exited]);
+        // sync first: busybox's poweroff -f does not, and writes to shares or the overlay may be pending.
+        await Promise.race([session.exec('sync; poweroff -f').catch(() => undefined), machine.exited]);
         session.close();
         await machine.stop();
         const problems = await cleanup.unwind();

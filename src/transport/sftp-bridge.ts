@@ -6,7 +6,7 @@ import { shellQuote } from '../common/shell-quote.js';
 import { checkRequirements, REQUIREMENTS } from '../vm/requirements.js';
 import { jailPasswd, sftpJailCommand, sshfsMountArgv } from '../vm/shares/sshfs.js';
 import type { TaggedShare } from '../vm/shares/share-types.js';
-import { stopChild } from '../vm/shares/stop-child.js';
+import { stopChild } from '../common/child-process.js';
 import type { SshSession } from './ssh-session.js';
 
 /** A mounted reverse-sshfs share: the jailed host sftp-server and the guest's sshfs, joined by one SSH channel. */

@@ -1,6 +1,6 @@
 import fs from 'node:fs/promises';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { execa, type ResultPromise } from 'execa';
+import type { ResultPromise } from 'execa';
+import { startTiedProcess, stopChild } from '../common/child-process.js';
 import { EnvironmentError } from '../common/errors.js';
 import type { QemuCommand } from './vm-spec.js';
 
@@ -13,10 +13,7 @@ export interface MachineExit {
 /** A VM that failed to boot or died carries its evidence: QEMU's stderr and the console tail. */
 export class VmError extends EnvironmentError {}
 
-/**
- * One running QEMU process. QEMU is started under `setpriv --pdeathsig KILL`, so it dies
- * with kiwi even when kiwi is killed with SIGKILL; execa's cleanup covers normal exits.
- */
+/** One running QEMU process; it dies with kiwi, even a SIGKILLed one (startTiedProcess). */
 export class Machine {
   readonly exited: Promise<MachineExit>;
   private running = true;
@@ -39,14 +36,7 @@ export class Machine {
   }
 
   static start(qemu: QemuCommand, options: { serialLog: string; pidFile: string; console?: boolean }): Machine {
-    const child = execa('setpriv', ['--pdeathsig', 'KILL', '--', qemu.command, ...qemu.args, '-pidfile', options.pidFile], {
-      stdin: 'ignore',
-      stdout: 'ignore',
-      stderr: 'pipe',
-      buffer: false,
-      cleanup: true,
-      reject: false,
-    });
+    const child = startTiedProcess(qemu.command, [...qemu.args, '-pidfile', options.pidFile]);
     return new Machine(child, options.serialLog);
   }
 
@@ -59,12 +49,7 @@ export class Machine {
    * SIGKILL. Resolves once the process is gone.
    */
   async stop(graceMs = 3000): Promise<MachineExit> {
-    const steps: [NodeJS.Signals | undefined, number][] = [[undefined, graceMs], ['SIGTERM', 2000], ['SIGKILL', 5000]];
-    for (const [signal, waitMs] of steps) {
-      if (!this.running) break;
-      if (signal) this.child.kill(signal);
-      await Promise.race([this.exited, sleep(waitMs)]);
-    }
+    await stopChild(this.child, this.exited, graceMs);
     return this.exited;
   }
 

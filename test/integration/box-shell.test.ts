@@ -5,6 +5,7 @@ import { execa, type ResultPromise } from 'execa';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ensureTestBox, TEST_BOX_CACHE } from '../fixtures/box/built-box.js';
 import { tempDir } from '../fixtures/box-fixture.js';
+import { processesUnder } from '../fixtures/processes.js';
 import { KIWI_BIN, runKiwi } from '../fixtures/run-kiwi.js';
 
 // Booting needs the debian box (built once, as root) and QEMU; every boot here runs under TCG.
@@ -16,17 +17,7 @@ function shellEnv(): Record<string, string> {
 }
 
 function qemuProcessesUnder(dir: string): string[] {
-  return fs
-    .readdirSync('/proc')
-    .filter((entry) => /^\d+$/.test(entry))
-    .map((pid) => {
-      try {
-        return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ');
-      } catch {
-        return ''; // the process ended while we looked
-      }
-    })
-    .filter((cmdline) => cmdline.startsWith('qemu-system') && cmdline.includes(dir));
+  return processesUnder(dir, /^qemu-system/);
 }
 
 function vmDirs(env: Record<string, string>): string[] {

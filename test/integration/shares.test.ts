@@ -9,6 +9,7 @@ import { jailPasswd, sftpJailCommand } from '../../src/vm/shares/sshfs.js';
 import { ensureTestBox, TEST_BOX_CACHE } from '../fixtures/box/built-box.js';
 import { tempDir } from '../fixtures/box-fixture.js';
 import { runKiwi } from '../fixtures/run-kiwi.js';
+import { processesUnder } from '../fixtures/processes.js';
 
 // Booting needs the debian box (built once, as root) and QEMU; every boot here runs under TCG.
 const canRun = process.getuid?.() === 0 && fs.existsSync('/usr/bin/qemu-system-x86_64') && fs.existsSync('/usr/bin/mmdebstrap');
@@ -82,20 +83,6 @@ function expectRoundTrip(result: { exitCode?: number; stdout: string; stderr: st
   expect(fs.readFileSync(path.join(dirs.rw, 'many', 'f9999'), 'utf8')).toBe('9999\n');
   expect(fs.statSync(path.join(dirs.rw, 'many', 'f1')).uid).toBe(uid);
   expect(fs.readdirSync(dirs.ro)).toEqual(['in.txt']);
-}
-
-function processesUnder(dir: string, names: RegExp): string[] {
-  return fs
-    .readdirSync('/proc')
-    .filter((entry) => /^\d+$/.test(entry))
-    .map((pid) => {
-      try {
-        return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ');
-      } catch {
-        return ''; // the process ended while we looked
-      }
-    })
-    .filter((cmdline) => names.test(cmdline) && cmdline.includes(dir));
 }
 
 async function expectNothingLeft(env: Record<string, string>, dirs: string[]): Promise<void> {

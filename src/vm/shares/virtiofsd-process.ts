@@ -1,10 +1,9 @@
 import fs from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { execa } from 'execa';
 import { EnvironmentError } from '../../common/errors.js';
 import { checkRequirements } from '../requirements.js';
 import type { TaggedShare } from './share-types.js';
-import { stopChild } from './stop-child.js';
+import { startTiedProcess, stopChild } from '../../common/child-process.js';
 import { VIRTIOFSD_CANDIDATES, virtiofsdCommand, type VirtiofsdFlavor } from './virtiofs.js';
 
 /** A running virtiofsd serving one share on its socket. */
@@ -35,14 +34,7 @@ export function findVirtiofsd(): { binary: string; flavor: VirtiofsdFlavor } {
 export async function startVirtiofsd(share: TaggedShare, socket: string, timeoutMs = 10_000): Promise<VirtiofsDaemon> {
   const { binary, flavor } = findVirtiofsd();
   const { command, args } = virtiofsdCommand({ binary, flavor, share, socket, root: process.getuid?.() === 0 });
-  const child = execa('setpriv', ['--pdeathsig', 'KILL', '--', command, ...args], {
-    stdin: 'ignore',
-    stdout: 'ignore',
-    stderr: 'pipe',
-    buffer: false,
-    cleanup: true,
-    reject: false,
-  });
+  const child = startTiedProcess(command, args);
   let stderr = '';
   child.stderr?.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-2000)));
   let running = true;

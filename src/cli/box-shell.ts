@@ -31,6 +31,7 @@ export function registerBoxShell(box: Command): void {
         name,
         ...settings,
         onNotice: (message) => process.stderr.write(`kiwi: ${message}\n`),
+        ...(settings.console ? { onConsole: (text: string) => process.stderr.write(text) } : {}),
         signal,
       });
       const onAbort = (): void => void running.shutdown();

@@ -15,6 +15,7 @@ import { cachedProbe } from './accel-cache.js';
 import { chooseAccel, probeKvm, type AccelProbeResult } from './accel-probe.js';
 import { freeLoopbackPort } from './free-port.js';
 import { Machine, VmError } from './machine.js';
+import { followFile } from './console-follow.js';
 import { buildQemuArgs } from './qemu-args.js';
 import { checkRequirements } from './requirements.js';
 import { mountGuestShares, prepareHostShares } from './shares/share-setup.js';
@@ -43,6 +44,8 @@ export interface BootOptions {
   /** Time from QEMU start to SSH ready, in ms. */
   timeoutMs: number;
   onEvent?: FetchEventHandler;
+  /** The serial console's text while the box boots (--box-console). */
+  onConsole?: (text: string) => void;
   /** One-line notices (the TCG fallback). */
   onNotice?: (message: string) => void;
   signal?: AbortSignal;
@@ -68,6 +71,7 @@ export async function bootBox(options: BootOptions): Promise<RunningBox> {
   const started = performance.now();
   await cleanStaleVmWorkdirs();
   const cleanup = new CleanupStack();
+  let consoleFollower: { stop(): Promise<void> } | undefined;
   try {
     const ensured = await ensureBox({
       root: options.cacheRoot,
@@ -122,6 +126,14 @@ export async function bootBox(options: BootOptions): Promise<RunningBox> {
     };
     const machine = Machine.start(buildQemuArgs(spec), { serialLog: workdir.serialLog, pidFile: workdir.pidFile });
     const qemuStarted = performance.now() - started;
+    if (options.onConsole) {
+      const follower = followFile(workdir.serialLog, options.onConsole);
+      cleanup.push('follow console', () => follower.stop());
+      // Until SSH is ready: after that the command's own output is what the user watches.
+      void machine.exited.then(() => follower.stop());
+      options.signal?.addEventListener('abort', () => void follower.stop(), { once: true });
+      consoleFollower = follower;
+    }
     cleanup.push('stop VM', () => machine.stop(0));
 
     let session: SshSession;
@@ -134,6 +146,7 @@ export async function bootBox(options: BootOptions): Promise<RunningBox> {
       throw await bootFailure(machine, workdir, error);
     }
     cleanup.push('close SSH', () => session.close());
+    await consoleFollower?.stop();
     const timings = { qemuStarted, sshReady: performance.now() - started };
     await mountGuestShares(session, shareBackend, shares.tagged, cleanup);
 

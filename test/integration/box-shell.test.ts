@@ -48,14 +48,16 @@ describe.skipIf(!canRun)('kiwi box shell (debian box, TCG)', () => {
     await ensureTestBox();
   }, 30 * 60_000);
 
-  it('runs commands in two VMs of the same box at once, with their output and exit codes', async () => {
+  it('runs commands in two VMs of the same box at once, with their output and exit codes (and the console with --box-console)', async () => {
     const env = shellEnv();
     const [uname, failing] = await Promise.all([
-      runKiwi(['box', 'shell', 'debian', '--no-update-check', '--', 'uname', '-m'], { env }),
+      runKiwi(['box', 'shell', 'debian', '--no-update-check', '--box-console', '--', 'uname', '-m'], { env }),
       runKiwi(['box', 'shell', 'debian', '--no-update-check', '--', 'sh', '-c', 'echo to-stdout; echo to-stderr >&2; exit 7'], { env }),
     ]);
     expect(uname.exitCode).toBe(0);
     expect(uname.stdout).toBe('x86_64');
+    // --box-console: the serial console on stderr while the box boots.
+    expect(uname.stderr).toMatch(/^kiwi-box: ready \([\d.]+ s after kernel start\)/m);
     expect(failing.exitCode).toBe(7);
     expect(failing.stdout).toBe('to-stdout');
     expect(failing.stderr).toContain('to-stderr');

@@ -91,7 +91,7 @@ export async function ensureBox(options: EnsureBoxOptions): Promise<EnsuredBox> 
 function notCachedError(name: string, arch: Arch, manifestUrl: string | undefined): EnvironmentError {
   if (!manifestUrl) {
     return new EnvironmentError(`box "${name}" (${arch}) is not in the cache and no manifest URL is published for it`, {
-      hint: 'give it a manifest URL in kiwi-boxes.yaml (see README.md, "Box catalog")',
+      hint: `build it with kiwi box build ${name} (boxes with a recipe), or give it a manifest URL in kiwi-boxes.yaml (README.md, "Box catalog")`,
     });
   }
   return new EnvironmentError(`box "${name}" (${arch}) is not in the cache`, {

@@ -32,20 +32,11 @@ export interface RepoSpec {
   repositoryGpgCheck: boolean | undefined;
 }
 
-/** Where a repository's parts come from before URIs are resolved. */
-interface RepoInput {
+/** Where a repository's parts come from before URIs are resolved: a spec, located, with its arches. */
+type RepoInput = RepoSpec & {
   xmlPath: string;
-  source: string;
-  type: string | undefined;
-  alias: string | undefined;
-  priority: number | undefined;
-  imageInclude: boolean | undefined;
-  signingKeys: string[];
-  components: string | undefined;
-  distribution: string | undefined;
   architectures: string[] | undefined;
-  repositoryGpgCheck: boolean | undefined;
-}
+};
 
 export interface RepositoryContext {
   /** Absolute description directory (this:// is relative to it). */

@@ -4,22 +4,13 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { kiwiProfileVariables, renderKiwiProfile } from '../../src/builder/description/kiwi-env.js';
+import { NO_OVERRIDES } from '../fixtures/descriptions/load-fixture.js';
 import { loadImageModel } from '../../src/builder/description/load.js';
 
 const examples = resolve(__dirname, '../../descriptions');
 
 function load(name: string, arch: 'x86_64' | 'aarch64' = 'x86_64') {
-  return loadImageModel({
-    descriptionDir: join(examples, name),
-    kiwiFile: undefined,
-    arch,
-    profiles: [],
-    type: undefined,
-    setRepo: undefined,
-    addRepos: [],
-    addPackages: [],
-    deletePackages: [],
-  });
+  return loadImageModel({ ...NO_OVERRIDES, descriptionDir: join(examples, name), arch });
 }
 
 describe('the example descriptions parse and resolve', () => {

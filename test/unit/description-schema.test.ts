@@ -2,18 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { describeImage } from '../../src/builder/description/load.js';
 import { DescriptionError, type Problem } from '../../src/builder/description/problems.js';
 import type { ResolveOptions } from '../../src/builder/description/resolve.js';
+import { NO_OVERRIDES } from '../fixtures/descriptions/load-fixture.js';
 
-const options: ResolveOptions = {
-  descriptionDir: '/d',
-  descriptionFile: '/d/config.kiwi',
-  arch: 'x86_64',
-  profiles: [],
-  type: undefined,
-  setRepo: undefined,
-  addRepos: [],
-  addPackages: [],
-  deletePackages: [],
-};
+const options: ResolveOptions = { ...NO_OVERRIDES, descriptionDir: '/d', descriptionFile: '/d/config.kiwi' };
 
 /** A valid description with `inner` added to <image> and `attrs` replacing its attributes. */
 function image(inner: string, attrs = 'name="t" schemaversion="7.4"', prefs = '<version>1.0.0</version><type image="tbz"/>'): string {

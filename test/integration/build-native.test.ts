@@ -1,9 +1,9 @@
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { runKiwi } from '../fixtures/run-kiwi.js';
+import { tempDir } from '../fixtures/temp-dir.js';
 
 // `kiwi build` natively as root: real mmdebstrap, apt, containers; the results checked with
 // tar, skopeo and umoci. One cache dir for every test and run, so the bootstrap layer
@@ -33,7 +33,7 @@ describe.skipIf(!isRoot)('kiwi build (native, root)', () => {
   });
 
   it('builds debian-minimal as NAME.ARCH-VERSION.tar.xz with owners, links, the overlay and no build caches', { timeout: LONG }, async () => {
-    const target = fs.mkdtempSync(path.join(os.tmpdir(), 'kiwi-build-tbz-'));
+    const target = tempDir('kiwi-build-tbz-');
     const done = await build(path.join(REPO, 'descriptions/debian-minimal'), target);
     expect(done.exitCode, done.stderr).toBe(0);
     const image = path.join(target, 'debian-minimal.x86_64-1.0.0.tar.xz');
@@ -58,7 +58,7 @@ describe.skipIf(!isRoot)('kiwi build (native, root)', () => {
   });
 
   it('builds debian-container as an OCI archive that skopeo and umoci read, reusing the bootstrap layer', { timeout: LONG }, async () => {
-    const target = fs.mkdtempSync(path.join(os.tmpdir(), 'kiwi-build-oci-'));
+    const target = tempDir('kiwi-build-oci-');
     const done = await build(path.join(REPO, 'descriptions/debian-container'), target);
     expect(done.exitCode, done.stderr).toBe(0);
     // Same repositories and bootstrap packages as debian-minimal: the layer of the test above.
@@ -75,9 +75,9 @@ describe.skipIf(!isRoot)('kiwi build (native, root)', () => {
     expect(config.config.WorkingDir).toBe('/root');
     expect(config.config.Env).toContain('DEBIAN_FRONTEND=noninteractive');
     expect(config.history[0]).toMatchObject({ created_by: 'kiwi build', author: 'kiwi', comment: 'Debian 12 base layer' });
-    const layout = fs.mkdtempSync(path.join(os.tmpdir(), 'kiwi-oci-layout-'));
+    const layout = tempDir('kiwi-oci-layout-');
     await execa('bash', ['-o', 'pipefail', '-c', 'xz -dc "$1" | tar -C "$2" -xf -', 'x', image, layout]);
-    const bundle = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'kiwi-oci-bundle-')), 'b');
+    const bundle = path.join(tempDir('kiwi-oci-bundle-'), 'b');
     await execa('umoci', ['unpack', '--image', `${layout}:debian-container:1.0.0`, bundle]);
     const rootfs = path.join(bundle, 'rootfs');
     expect(fs.existsSync(path.join(rootfs, 'usr/bin/less'))).toBe(true);
@@ -89,7 +89,7 @@ describe.skipIf(!isRoot)('kiwi build (native, root)', () => {
   });
 
   it('a failing config.sh: exit 1 naming the step, its exit code and the log tail; unrelated files stay', { timeout: LONG }, async () => {
-    const target = fs.mkdtempSync(path.join(os.tmpdir(), 'kiwi-build-fail-'));
+    const target = tempDir('kiwi-build-fail-');
     fs.writeFileSync(path.join(target, 'unrelated.txt'), 'mine');
     const done = await build(path.join(REPO, 'test/fixtures/build/failing-config'), target);
     expect(done.exitCode).toBe(1);

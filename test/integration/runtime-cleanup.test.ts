@@ -1,9 +1,9 @@
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { containerPidNamespace, hostMountsMentioning, KIWI, kiwi, kiwiCgroups, makeBusyboxRoot, pidsInNamespace, pidsWithArgument, REPO, waitFor } from '../fixtures/runtime/busybox-root.js';
+import { tempDir } from '../fixtures/temp-dir.js';
 
 // Nothing of a container outlives its run: no process, no mount, no cgroup, no state —
 // after success, failure, SIGINT, SIGTERM, and (once the next kiwi run started) SIGKILL.
@@ -20,7 +20,7 @@ describe.skipIf(!isRoot)('kiwi run leaves nothing behind', () => {
   beforeAll(() => {
     if (!fs.existsSync(path.join(REPO, 'dist', 'cli', 'run.js'))) throw new Error('build first: npm run build');
     root = makeBusyboxRoot();
-    stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'kiwi-state-'));
+    stateDir = tempDir('kiwi-state-');
     cgroupsBefore = kiwiCgroups();
   });
   afterAll(() => {
@@ -118,7 +118,7 @@ describe.skipIf(!isRoot)('kiwi run as an unprivileged user (user namespace)', ()
     // in its user namespace), so the user's root tree is the user's own.
     root = makeBusyboxRoot();
     chownTree(root, NOBODY);
-    stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'kiwi-rootless-state-'));
+    stateDir = tempDir('kiwi-rootless-state-');
     fs.chownSync(stateDir, NOBODY, NOBODY);
   });
   afterAll(() => {

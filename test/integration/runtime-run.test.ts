@@ -5,6 +5,7 @@ import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeEvent, type ResultEvent, type RuntimeEvent } from '../../src/protocol/events.js';
 import { hostMountsMentioning, kiwi, kiwiCgroups, makeBusyboxRoot, REPO, treeSnapshot } from '../fixtures/runtime/busybox-root.js';
+import { tempDir } from '../fixtures/temp-dir.js';
 
 // `kiwi run` natively as root on a busybox root tree: the built CLI, real namespaces,
 // overlayfs and cgroups. Each test checks what it names from inside and outside the container.
@@ -28,7 +29,7 @@ describe.skipIf(!isRoot)('kiwi run (native, root)', () => {
   beforeAll(() => {
     if (!fs.existsSync(path.join(REPO, 'dist', 'cli', 'run.js'))) throw new Error('build first: npm run build');
     root = makeBusyboxRoot();
-    stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'kiwi-state-'));
+    stateDir = tempDir('kiwi-state-');
   });
   afterAll(() => {
     fs.rmSync(root, { recursive: true, force: true });
@@ -44,7 +45,7 @@ describe.skipIf(!isRoot)('kiwi run (native, root)', () => {
   });
 
   it('does not show the host mounts, and mounts made inside do not reach the host', async () => {
-    const marker = fs.mkdtempSync(path.join(os.tmpdir(), 'kiwi-hostmount-'));
+    const marker = tempDir('kiwi-hostmount-');
     await execa('mount', ['-t', 'tmpfs', 'kiwi-marker', marker]);
     try {
       const done = await run(['--quiet', '--', '/bin/sh', '-c', 'mount -t tmpfs inside-only /mnt && cat /proc/mounts && stat -c tmp-mode=%a /tmp && ls -A /tmp']);
@@ -137,7 +138,7 @@ describe.skipIf(!isRoot)('kiwi run (native, root)', () => {
   });
 
   it('binds host paths, read-only with :ro', async () => {
-    const shared = fs.mkdtempSync(path.join(os.tmpdir(), 'kiwi-bind-'));
+    const shared = tempDir('kiwi-bind-');
     fs.writeFileSync(path.join(shared, 'hello'), 'from host\n');
     try {
       const done = await run(['--quiet', '--bind', `${shared}:/data:ro`, '--', '/bin/sh', '-c', 'cat /data/hello; touch /data/x 2>/dev/null && echo writable || echo read-only']);

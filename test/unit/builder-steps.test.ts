@@ -1,6 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadImageModel } from '../../src/builder/description/load.js';
@@ -11,6 +10,7 @@ import { bootstrapInputs, bootstrapKey, mmdebstrapArgv } from '../../src/builder
 import { driverScript, STEP_MARKER } from '../../src/builder/steps/driver-script.js';
 import { KCONFIG } from '../../src/builder/steps/kconfig.js';
 import { usersScript } from '../../src/builder/steps/users.js';
+import { tempDir } from '../fixtures/temp-dir.js';
 
 const examples = resolve(__dirname, '../../descriptions');
 const load = (name: string, addPackages: string[] = []) =>
@@ -62,7 +62,7 @@ describe('the driver script', () => {
 
   it('is valid bash that runs the steps in KIWI\'s order between markers', () => {
     const script = driverScript(load('debian-container'), files);
-    const dir = mkdtempSync(join(tmpdir(), 'kiwi-driver-'));
+    const dir = tempDir('kiwi-driver-');
     writeFileSync(join(dir, 'driver.sh'), script);
     execFileSync('bash', ['-n', join(dir, 'driver.sh')]);
     const order = [...script.matchAll(/^step ([a-z-]+) /gm)].map((match) => match[1]);
@@ -118,7 +118,7 @@ describe('/.kconfig', () => {
   });
 
   it('baseQuoteFile makes a file of assignments sourceable', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'kiwi-kconfig-'));
+    const dir = tempDir('kiwi-kconfig-');
     writeFileSync(join(dir, 'conf'), '# comment\nA="x y"\n\nB=it\'s\n');
     expect(run(`baseQuoteFile ${dir}/conf; . ${dir}/conf; echo "$A|$B"`)).toBe("x y|it's\n");
   });

@@ -1,11 +1,11 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { kiwiProfileVariables, renderKiwiProfile } from '../../src/builder/description/kiwi-env.js';
 import { NO_OVERRIDES } from '../fixtures/descriptions/load-fixture.js';
 import { loadImageModel } from '../../src/builder/description/load.js';
+import { tempDir } from '../fixtures/temp-dir.js';
 
 const examples = resolve(__dirname, '../../descriptions');
 
@@ -85,7 +85,7 @@ describe('/.profile for KIWI scripts', () => {
     const lines = text.trimEnd().split('\n');
     expect(lines).toEqual([...lines].sort());
     expect(lines).toContain(`kiwi_displayname='it'\\''s "$HOME" \`x\` \\ !'`);
-    const file = join(mkdtempSync(join(tmpdir(), 'kiwi-profile-')), '.profile');
+    const file = join(tempDir('kiwi-profile-'), '.profile');
     writeFileSync(file, text);
     const echoed = execFileSync('bash', ['-c', 'source "$1"; printf %s "$kiwi_displayname"', 'bash', file], { encoding: 'utf8' });
     expect(echoed).toBe(tricky.displayName);

@@ -1,9 +1,8 @@
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { UsageError } from '../../src/common/errors.js';
 import { findDescriptionFile } from '../../src/builder/description/find.js';
+import { tempDir } from '../fixtures/temp-dir.js';
 
 const fixtures = resolve(__dirname, '../fixtures/descriptions/find');
 
@@ -46,7 +45,7 @@ describe('findDescriptionFile', () => {
   });
 
   it('reports a description directory that does not exist', () => {
-    const missing = join(mkdtempSync(join(tmpdir(), 'kiwi-find-')), 'gone');
+    const missing = join(tempDir('kiwi-find-'), 'gone');
     const error = failure(() => findDescriptionFile(missing));
     expect(error.exitCode).toBe(2);
     expect(error.message).toBe(`description directory ${missing} does not exist or is not a directory`);

@@ -1,5 +1,4 @@
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { processIdentity } from '../../src/common/process-identity.js';
@@ -7,6 +6,7 @@ import type { RuntimeEvent } from '../../src/protocol/events.js';
 import { Reporter } from '../../src/runtime/reporter.js';
 import { createRun, defaultStateRoot, readRunState, runDirs, writeRunState } from '../../src/runtime/state-dir.js';
 import { cleanStaleRuns } from '../../src/runtime/teardown.js';
+import { tempDir } from '../fixtures/temp-dir.js';
 
 describe('run state and stale cleanup', () => {
   let root: string;
@@ -14,7 +14,7 @@ describe('run state and stale cleanup', () => {
   const reporter = new Reporter((event) => events.push(event));
 
   beforeEach(() => {
-    root = fs.mkdtempSync(path.join(os.tmpdir(), 'kiwi-state-unit-'));
+    root = tempDir('kiwi-state-unit-');
     events.length = 0;
   });
   afterEach(() => fs.rmSync(root, { recursive: true, force: true }));

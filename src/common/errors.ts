@@ -1,6 +1,6 @@
 /**
  * kiwi's error taxonomy. Every error a user can meet is a KiwiError carrying the exit
- * code of DESIGN.md (1 build failed, 2 bad usage or input, 3 environment) and a hint
+ * code README.md documents (1 build failed, 2 bad usage or input, 3 environment) and a hint
  * saying what to do. The CLI renders them in one place (cli/run-command.ts).
  */
 export type ExitCode = 1 | 2 | 3;

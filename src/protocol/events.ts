@@ -1,6 +1,6 @@
 /**
  * The event protocol between the box half (runtime, builder) and the host half (cli, ui):
- * one JSON object per line on the runtime's stdout (DESIGN.md, "The two halves"). Both
+ * one JSON object per line on the runtime's stdout. Both
  * halves import these types; nothing here may depend on either of them.
  */
 

@@ -64,7 +64,7 @@ function openPermissions(dir: string): void {
 
 /**
  * Cleans every run in `root` whose owner is gone (killed, crashed, machine rebooted).
- * Runs at the start of each `kiwi run`, like the seeds' `cleanup` command.
+ * Runs at the start of each `kiwi run`, so a killed run never blocks the next one.
  */
 export async function cleanStaleRuns(root: string, reporter: Reporter): Promise<number> {
   let names: string[];

@@ -34,7 +34,7 @@ interface Xml2jsNode {
 export function parseXml(text: string, pathPrefix = ''): ParseResult {
   let result: ParseResult = { ok: false, message: 'the XML parser returned nothing' };
   // Sibling order decides preference merging and type selection, and xml2js keeps it
-  // only with explicitChildren + preserveChildrenOrder (DESIGN.md, Lessons).
+  // only with explicitChildren + preserveChildrenOrder.
   const options = { explicitChildren: true, preserveChildrenOrder: true, explicitRoot: true, async: false };
   xml2js.parseString(text, options, (error: Error | null, document: Record<string, Xml2jsNode> | null) => {
     if (error) {

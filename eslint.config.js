@@ -28,7 +28,7 @@ export default tseslint.config(
     },
   },
   {
-    // The box half runs inside the VM: it must not depend on the host half (DESIGN.md, Layout).
+    // The box half runs inside the VM: it must not depend on the host half (README.md, the two halves).
     // Listed after the block above, so it replaces that block's import rule for these files.
     files: ['src/runtime/**/*.ts', 'src/builder/**/*.ts'],
     rules: {

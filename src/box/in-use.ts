@@ -1,6 +1,6 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { isErrno } from '../common/errors.js';
+import { readdirOrEmpty } from '../common/read-dir.js';
 import { isAlive, processIdentity } from '../common/process-identity.js';
 import { IN_USE_DIR } from './paths.js';
 
@@ -21,13 +21,7 @@ export async function markInUse(versionDir: string): Promise<{ release(): Promis
 /** Identities of the live processes using a version; dead markers are removed on the way. */
 export async function liveUsers(versionDir: string): Promise<string[]> {
   const dir = path.join(versionDir, IN_USE_DIR);
-  let markers: string[];
-  try {
-    markers = await fs.readdir(dir);
-  } catch (error) {
-    if (isErrno(error, 'ENOENT')) return [];
-    throw error;
-  }
+  const markers = await readdirOrEmpty(dir);
   const live: string[] = [];
   for (const marker of markers) {
     if (isAlive(marker)) live.push(marker);

@@ -1,7 +1,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { ARCHES } from '../common/arch.js';
-import { isErrno } from '../common/errors.js';
+import { readdirOrEmpty } from '../common/read-dir.js';
 import { tryAcquireLock } from './lock.js';
 import * as paths from './paths.js';
 import { diskUsage, readCurrent, removeVersion, versionEntries } from './store.js';
@@ -75,14 +75,5 @@ async function prunePartials(root: string, report: PruneReport): Promise<void> {
     } finally {
       await lock.release();
     }
-  }
-}
-
-async function readdirOrEmpty(dir: string): Promise<string[]> {
-  try {
-    return await fs.readdir(dir);
-  } catch (error) {
-    if (isErrno(error, 'ENOENT')) return [];
-    throw error;
   }
 }

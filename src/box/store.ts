@@ -2,6 +2,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Arch } from '../common/arch.js';
 import { isErrno } from '../common/errors.js';
+import { readdirOrEmpty } from '../common/read-dir.js';
 import { liveUsers } from './in-use.js';
 import { manifestSchema, type BoxManifest } from './manifest.js';
 import { currentLink, MANIFEST_FILE, VERIFIED_FILE, versionsDir } from './paths.js';
@@ -50,12 +51,7 @@ export async function readCurrent(root: string, name: string, arch: Arch): Promi
 
 /** Directory names under versions/, complete or not (staging and trash included). */
 export async function versionEntries(root: string, name: string, arch: Arch): Promise<string[]> {
-  try {
-    return await fs.readdir(versionsDir(root, name, arch));
-  } catch (error) {
-    if (isErrno(error, 'ENOENT')) return [];
-    throw error;
-  }
+  return readdirOrEmpty(versionsDir(root, name, arch));
 }
 
 /**

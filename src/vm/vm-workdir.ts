@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { isErrno } from '../common/errors.js';
+import { readdirOrEmpty } from '../common/read-dir.js';
 import { isAlive, processIdentity } from '../common/process-identity.js';
 
 /**
@@ -63,13 +63,7 @@ export async function removeVmWorkdir(workdir: VmWorkdir): Promise<void> {
  */
 export async function cleanStaleVmWorkdirs(base = runtimeBase()): Promise<string[]> {
   const vms = path.join(base, 'vms');
-  let entries: string[];
-  try {
-    entries = await fs.readdir(vms);
-  } catch (error) {
-    if (isErrno(error, 'ENOENT')) return [];
-    throw error;
-  }
+  const entries = await readdirOrEmpty(vms);
   const cleaned: string[] = [];
   for (const entry of entries) {
     const workdir = workdirPaths(path.join(vms, entry));

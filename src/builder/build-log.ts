@@ -67,5 +67,7 @@ function describe(event: RuntimeEvent): string {
       return `result: exit ${event.exitCode}`;
     case 'error':
       return `error: ${event.message}`;
+    case 'build':
+      return `built ${event.image}`;
   }
 }

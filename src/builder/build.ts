@@ -3,10 +3,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { EnvironmentError, UsageError } from '../common/errors.js';
 import { isAlive, processIdentity } from '../common/process-identity.js';
-import type { RuntimeEventHandler } from '../protocol/events.js';
+import type { BuildEvent, RuntimeEventHandler } from '../protocol/events.js';
 import { BuildLog } from './build-log.js';
 import type { ImageModel } from './description/model.js';
 import { resultNames } from './outputs/naming.js';
+import type { ArchiveCompression } from './outputs/root-tar.js';
 import { writeContainerArchive } from './outputs/oci-archive.js';
 import { dpkgQueryArgv, formatPackageList } from './outputs/packages-list.js';
 import { kiwiResultJson, type KiwiResultJson } from './outputs/result-file.js';
@@ -25,21 +26,13 @@ export interface BuildOptions {
   /** The build cache root (paths.ts). */
   cacheRoot: string;
   emit: RuntimeEventHandler;
+  /** xz here (default), or deferred: the image is left a .tar for the host (a build in a box, where xz is emulated). */
+  compression?: ArchiveCompression;
   signal?: AbortSignal;
 }
 
 /** What `kiwi build --json` prints: the result files (absolute) and what the build did. */
-export interface BuildResult {
-  type: 'build';
-  image: string;
-  packages: string;
-  result: string;
-  log: string;
-  sizeBytes: number;
-  seconds: number;
-  bootstrap: 'cached' | 'built';
-  references?: string[];
-}
+export type BuildResult = BuildEvent;
 
 /**
  * `kiwi build`'s use case for a loaded model: bootstrap layer (cached), the root tree in
@@ -49,14 +42,13 @@ export interface BuildResult {
  */
 export async function buildImage(options: BuildOptions): Promise<BuildResult> {
   const { model, targetDir, signal } = options;
-  if (model.type.image === 'oem') {
-    throw new UsageError('type oem (bootable disk) is not built natively by this version of kiwi build', { hint: 'build tbz, oci or docker (--type)' });
-  }
+  const compression = options.compression ?? 'xz';
+  checkBuildable(model);
   if (process.getuid?.() !== 0) {
     throw new EnvironmentError('kiwi build runs natively as root only (mmdebstrap, overlayfs and chown need it)', { hint: 'run it as root, or use kiwi boxbuild' });
   }
   const started = Date.now();
-  const names = resultNames(model);
+  const names = resultNames(model, compression === 'xz');
   fs.mkdirSync(targetDir, { recursive: true });
   const log = new BuildLog(path.join(targetDir, names.log), options.emit);
   const cache = buildCachePaths(options.cacheRoot);
@@ -78,18 +70,18 @@ export async function buildImage(options: BuildOptions): Promise<BuildResult> {
     });
     let container: { references: string[]; digest: string } | undefined;
     if (model.type.image === 'tbz') {
-      await runStep(log, 'archive', `${names.image} (tar, xz -T0)`, () => writeRootArchive(build.root, image, log, signal));
-    } else {
+      await runStep(log, 'archive', `${names.image} (tar${compression === 'xz' ? ', xz -T0' : ''})`, () => writeRootArchive(build.root, image, compression, log, signal));
+    } else if (model.type.image === 'oci' || model.type.image === 'docker') {
       const kind = model.type.image;
       const containerConfig = model.type.containerConfig;
       if (!containerConfig) throw new UsageError(`type ${kind} has no container configuration`);
-      container = await runStep(log, 'container', `${names.image} (${kind} archive, xz -T0)`, () =>
-        writeContainerArchive({ kind, rootDir: build.root, workDir: build.dir, container: containerConfig, debianArch: model.debianArch, file: image, log, ...(signal ? { signal } : {}) }),
+      container = await runStep(log, 'container', `${names.image} (${kind} archive${compression === 'xz' ? ', xz -T0' : ''})`, () =>
+        writeContainerArchive({ kind, rootDir: build.root, workDir: build.dir, container: containerConfig, debianArch: model.debianArch, file: image, compression, log, ...(signal ? { signal } : {}) }),
       );
     }
     const seconds = Math.round((Date.now() - started) / 100) / 10;
     const buildInfo: KiwiResultJson['build'] = { bootstrapLayer: layer.key, bootstrap: layer.status, seconds, ...(container ? { references: container.references, digest: container.digest } : {}) };
-    writeFileAtomic(path.join(targetDir, names.result), `${JSON.stringify(kiwiResultJson(model, { image, packages: packagesFile }, buildInfo), null, 2)}\n`);
+    writeFileAtomic(path.join(targetDir, names.result), `${JSON.stringify(kiwiResultJson(model, { image, packages: packagesFile }, buildInfo, compression === 'deferred'), null, 2)}\n`);
     return {
       type: 'build',
       image,
@@ -100,10 +92,18 @@ export async function buildImage(options: BuildOptions): Promise<BuildResult> {
       seconds,
       bootstrap: layer.status,
       ...(container ? { references: container.references } : {}),
+      ...(compression === 'deferred' ? { compressionDeferred: true } : {}),
     };
   } finally {
     fs.rmSync(build.dir, { recursive: true, force: true });
     log.close();
+  }
+}
+
+/** What this version cannot build, as a usage error before anything runs (also checked on the host before a box boots). */
+export function checkBuildable(model: ImageModel): void {
+  if (model.type.image === 'oem') {
+    throw new UsageError('type oem (bootable disk) is not built by this version of kiwi', { hint: 'build tbz, oci or docker (--type)' });
   }
 }
 

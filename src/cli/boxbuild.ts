@@ -1,25 +1,109 @@
+import path from 'node:path';
 import type { Command } from 'commander';
-import { EnvironmentError } from '../common/errors.js';
+import { KiwiError, UsageError } from '../common/errors.js';
+import { formatBytes, formatDuration, parseSize } from '../common/units.js';
+import { renderBuild } from '../ui/build-events.js';
+import { buildIfUnavailable } from './box-first-use.js';
 import { printBoxList } from './box-list.js';
-import { runCommand } from './run-command.js';
+import { addBoxOptions, parseBoxOptions, type BoxOptionValues } from './box-options.js';
+import { cliState, runCommand } from './run-command.js';
 
-/**
- * `kiwi boxbuild`: so far only --list-boxes works; building in a box needs the VM,
- * share and runtime parts, which are not in this version yet.
- */
+interface BoxbuildOptions extends BoxOptionValues {
+  box?: string;
+  listBoxes?: boolean;
+  json?: boolean;
+  sharedPath: string[];
+  boxDiskSize: string;
+}
+
 export function registerBoxbuild(program: Command): void {
-  program
-    .command('boxbuild')
-    .description('build an image inside a box VM (so far: --list-boxes)')
-    .option('--list-boxes', 'list the boxes of the catalog (as kiwi box list)')
-    .option('--json', 'with --list-boxes: print JSON')
-    .allowExcessArguments()
-    .action((options: { listBoxes?: boolean; json?: boolean }) =>
-      runCommand(async () => {
+  addBoxOptions(
+    program
+      .command('boxbuild')
+      .description('build an image inside a box VM: kiwi boxbuild --box NAME -- BUILD ARGS')
+      .argument('[build-args...]', 'kiwi build\'s arguments, after --')
+      .option('--box <name>', 'the box to build in (kiwi box list shows them)')
+      .option('--list-boxes', 'list the boxes of the catalog (as kiwi box list)')
+      .option('--shared-path <dir>', 'also share this host directory, at the same path, e.g. a local repository (repeatable)', collect, [])
+      .option('--box-disk-size <size>', 'size of the box\'s build cache disk (sparse; a bare number is GiB)', '32G')
+      .option('--json', 'print one JSON result object on stdout at the end (with --list-boxes: the list)'),
+  )
+    .addHelpText(
+      'after',
+      [
+        '',
+        'BUILD ARGS (after --) are kiwi build\'s, checked before the box boots:',
+        '  --description DIR --target-dir DIR [--type T] [--profile P]... (see kiwi build --help)',
+        '',
+        'The description is shared read-only and the target dir read-write, each at its own path.',
+        'The image is compressed on this machine after the box has built it.',
+        '',
+        'Example:',
+        '  kiwi boxbuild --box debian -- --description descriptions/debian-minimal --target-dir out/',
+      ].join('\n'),
+    )
+    .action((buildArgv: string[], options: BoxbuildOptions) =>
+      runCommand(async (signal) => {
         if (options.listBoxes) return printBoxList(Boolean(options.json));
-        throw new EnvironmentError('kiwi boxbuild cannot build yet: this version has the box catalog and cache only', {
-          hint: 'use kiwi boxbuild --list-boxes or kiwi box fetch',
-        });
+        const json = Boolean(options.json);
+        try {
+          const settings = parseBoxOptions(options);
+          if (!options.box) throw new UsageError('no box given', { hint: 'kiwi boxbuild --box debian -- --description DIR --target-dir DIR (kiwi box list shows the boxes)' });
+          const diskSizeBytes = parseDiskSize(options.boxDiskSize);
+          const [{ parseBuildArgs, toLoadOptions }, { loadImageModel }, { checkBuildable }, { loadCatalog, resolveBox }, { cacheRoot }, { buildInBox }] = await Promise.all([
+            import('../builder/build-args.js'),
+            import('../builder/description/load.js'),
+            import('../builder/build.js'),
+            import('../box/catalog.js'),
+            import('../box/paths.js'),
+            import('../schedule/box-build.js'),
+          ]);
+          // Everything about the build is checked here, before a box boots.
+          const args = parseBuildArgs(buildArgv, { cwd: process.cwd(), hostArch: settings.arch });
+          if (args.targetArch !== settings.arch) {
+            throw new UsageError(`--target-arch ${args.targetArch} in a ${settings.arch} box: this version builds for the box's own architecture`, {
+              hint: `use --${args.targetArch} to build in the ${args.targetArch} box`,
+            });
+          }
+          const model = loadImageModel(toLoadOptions(args));
+          checkBuildable(model);
+          const catalog = loadCatalog();
+          const { manifest } = resolveBox(catalog, options.box, settings.arch);
+          await buildIfUnavailable(options.box, settings.arch, manifest, signal);
+          const result = await buildInBox({
+            boot: {
+              cacheRoot: cacheRoot(),
+              catalog,
+              name: options.box,
+              ...settings,
+              onNotice: (message) => process.stderr.write(`kiwi: ${message}\n`),
+              ...(settings.console ? { onConsole: (text: string) => process.stderr.write(text) } : {}),
+            },
+            args,
+            model,
+            sharedPaths: options.sharedPath.map((dir) => path.resolve(dir)),
+            diskSizeBytes,
+            emit: renderBuild(cliState.debug ? 'debug' : 'normal'),
+            signal,
+          });
+          process.stderr.write(`kiwi: built ${result.image} (${formatBytes(result.sizeBytes)}) in ${formatDuration(result.seconds)} in box ${options.box}\n`);
+          if (json) process.stdout.write(`${JSON.stringify(result)}\n`);
+        } catch (error) {
+          if (json && error instanceof KiwiError) {
+            process.stdout.write(`${JSON.stringify({ type: 'error', message: error.message, exitCode: error.exitCode, ...(error.hint ? { hint: error.hint } : {}) })}\n`);
+          }
+          throw error;
+        }
       }),
     );
+}
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+function parseDiskSize(text: string): number {
+  const bytes = parseSize(/^\d+(\.\d+)?$/.test(text.trim()) ? `${text.trim()}G` : text, '--box-disk-size');
+  if (bytes < 4 * 1024 ** 3) throw new UsageError(`--box-disk-size ${text}: a build needs at least 4G`);
+  return bytes;
 }

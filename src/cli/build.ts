@@ -2,12 +2,8 @@ import type { Command } from 'commander';
 import { hostArch } from '../common/arch.js';
 import { KiwiError } from '../common/errors.js';
 import { formatBytes, formatDuration } from '../common/units.js';
-import type { RuntimeEvent, RuntimeEventHandler } from '../protocol/events.js';
-import { renderPlain } from '../ui/runtime-events.js';
+import { renderBuild } from '../ui/build-events.js';
 import { cliState, runCommand } from './run-command.js';
-
-/** The build's own steps: shown as they start and end (the runtime's steps only with --debug). */
-const BUILD_STEPS = new Set(['bootstrap', 'sources', 'post-bootstrap', 'packages', 'archives', 'overlay', 'setup', 'config', 'uninstall', 'images', 'clean', 'commit', 'packages-list', 'archive', 'container']);
 
 export function registerBuild(program: Command): void {
   program
@@ -57,18 +53,4 @@ export function registerBuild(program: Command): void {
         }
       }),
     );
-}
-
-/** Plain lines on stderr: each build step as it starts and ends with its elapsed time; the rest as `kiwi run` shows it. */
-function renderBuild(mode: 'normal' | 'debug'): RuntimeEventHandler {
-  const plain = renderPlain(mode);
-  return (event: RuntimeEvent) => {
-    if (mode === 'normal' && event.type === 'step' && BUILD_STEPS.has(event.id)) {
-      if (event.state === 'start') process.stderr.write(`kiwi: ${event.id}: ${event.message ?? ''}\n`);
-      else if (event.state === 'done') process.stderr.write(`kiwi: ${event.id} done (${event.message ?? ''})\n`);
-      else process.stderr.write(`kiwi: ${event.id} failed${event.message ? `: ${event.message}` : ''}\n`);
-      return;
-    }
-    plain(event);
-  };
 }

@@ -77,7 +77,24 @@ export interface ErrorEvent {
   step?: string;
 }
 
-export type RuntimeEvent = StepEvent | LogEvent | ProgressEvent | ResultEvent | ErrorEvent;
+/** A finished image build (`kiwi build`): its result files, absolute, and what the build did. */
+export interface BuildEvent {
+  type: 'build';
+  image: string;
+  packages: string;
+  /** kiwi.result.json. */
+  result: string;
+  log: string;
+  sizeBytes: number;
+  seconds: number;
+  bootstrap: 'cached' | 'built';
+  /** Container references (name:tag), for oci and docker images. */
+  references?: string[];
+  /** Set when the image was written uncompressed for the host to compress (a build in a box). */
+  compressionDeferred?: boolean;
+}
+
+export type RuntimeEvent = StepEvent | LogEvent | ProgressEvent | ResultEvent | ErrorEvent | BuildEvent;
 
 export type RuntimeEventHandler = (event: RuntimeEvent) => void;
 
@@ -88,7 +105,7 @@ export function encodeEvent(event: RuntimeEvent): string {
 
 export class ProtocolError extends Error {}
 
-const TYPES = new Set(['step', 'log', 'progress', 'result', 'error']);
+const TYPES = new Set(['step', 'log', 'progress', 'result', 'error', 'build']);
 
 /**
  * Parses one protocol line. Checks the shape just enough that a renderer can trust the
@@ -111,6 +128,7 @@ export function decodeEvent(line: string): RuntimeEvent {
     progress: ['id', 'current'],
     result: ['exitCode', 'wallMs', 'usage'],
     error: ['message', 'exitCode'],
+    build: ['image', 'packages', 'result', 'log'],
   };
   const missing = needs[event.type as string]!.filter((key) => event[key] === undefined);
   if (missing.length > 0) throw new ProtocolError(`${String(event.type)} event without ${missing.join(', ')}`);

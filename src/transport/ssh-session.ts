@@ -111,6 +111,12 @@ export class SshSession {
     return this.sftpChannel;
   }
 
+  /** Copies a host file into the box (parallel SFTP writes), with the given mode. */
+  async upload(localFile: string, remotePath: string, mode = 0o644): Promise<void> {
+    const sftp = await this.sftp();
+    await new Promise<void>((resolve, reject) => sftp.fastPut(localFile, remotePath, { mode }, (error) => (error ? reject(error) : resolve())));
+  }
+
   close(): void {
     this.client.end();
   }

@@ -28,6 +28,8 @@ export function formatEvent(event: RuntimeEvent, debug: boolean): string | undef
     case 'result':
       return formatResult(event);
     case 'error':
+    case 'build':
+      // Told once by the command itself (the error line, the "built" line).
       return undefined;
   }
 }

@@ -20,7 +20,7 @@ import { buildQemuArgs } from './qemu-args.js';
 import { checkRequirements } from './requirements.js';
 import { mountGuestShares, prepareHostShares } from './shares/share-setup.js';
 import type { Share, ShareBackend } from './shares/share-types.js';
-import type { Accel, VmSpec } from './vm-spec.js';
+import type { Accel, DataDisk, VmSpec } from './vm-spec.js';
 import { cleanStaleVmWorkdirs, createVmWorkdir, removeVmWorkdir, type VmWorkdir } from './vm-workdir.js';
 
 export interface BootOptions {
@@ -41,6 +41,8 @@ export interface BootOptions {
   shares?: Share[];
   /** How they are shared; default 9p. */
   shareBackend?: ShareBackend;
+  /** Writable disks after the root disk (/dev/vdb, ...), e.g. the build cache disk. */
+  dataDisks?: DataDisk[];
   /** Time from QEMU start to SSH ready, in ms. */
   timeoutMs: number;
   onEvent?: FetchEventHandler;
@@ -113,6 +115,7 @@ export async function bootBox(options: BootOptions): Promise<RunningBox> {
       ...(files.initrd ? { initrd: files.initrd } : {}),
       cmdline: box.manifest.cmdline,
       disk: { base: files.disk, overlay: workdir.overlay },
+      ...(options.dataDisks?.length ? { dataDisks: options.dataDisks } : {}),
       sshPort: options.sshPort ?? (await freeLoopbackPort()),
       fwCfg: [
         { name: `${FW_CFG_PREFIX}/ssh_host_ed25519_key`, file: workdir.hostKeyFile },

@@ -39,6 +39,16 @@ export function buildQemuArgs(spec: VmSpec): QemuCommand {
   if (spec.initrd) args.push('-initrd', spec.initrd);
   args.push('-append', spec.cmdline);
   args.push(...diskArgs(spec.disk), '-device', 'virtio-blk-pci,drive=root');
+  (spec.dataDisks ?? []).forEach((disk, index) => {
+    args.push(
+      '-blockdev',
+      `driver=file,node-name=data${index}-file,filename=${option(disk.file)}`,
+      '-blockdev',
+      `driver=qcow2,node-name=data${index},file=data${index}-file`,
+      '-device',
+      `virtio-blk-pci,drive=data${index}`,
+    );
+  });
   args.push(
     '-netdev',
     `user,id=net0,hostfwd=tcp:127.0.0.1:${spec.sshPort}-:22`,

@@ -20,6 +20,12 @@ export interface VmDisk {
   overlay?: string;
 }
 
+/** A further writable qcow2 disk (the build cache), seen in the guest as /dev/vdb, /dev/vdc, ... in this order. */
+export interface DataDisk {
+  /** Host path of the qcow2 image. */
+  file: string;
+}
+
 /** A host directory exposed to the guest as a device (sshfs needs none: it runs over SSH). */
 export type VmShare =
   | { kind: '9p'; share: TaggedShare }
@@ -45,6 +51,8 @@ export interface VmSpec {
   /** Kernel command line. */
   cmdline: string;
   disk: VmDisk;
+  /** Disks after the root disk. */
+  dataDisks?: DataDisk[];
   /** Host TCP port on 127.0.0.1 forwarded to the guest's port 22. */
   sshPort: number;
   fwCfg: FwCfgFile[];

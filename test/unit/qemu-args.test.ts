@@ -92,6 +92,15 @@ describe('buildQemuArgs', () => {
     expect(blockdevs).toEqual(['driver=file,node-name=root-file,filename=/box/root.qcow2', 'driver=qcow2,node-name=root,file=root-file']);
   });
 
+  it('attaches data disks after the root disk, writable, each on its own virtio-blk device', () => {
+    const { args } = buildQemuArgs({ ...x86, dataDisks: [{ file: '/cache/build.qcow2' }, { file: '/vm/scratch.qcow2' }] });
+    const devices = args.flatMap((arg, i) => (args[i - 1] === '-device' && arg.startsWith('virtio-blk') ? [arg] : []));
+    expect(devices).toEqual(['virtio-blk-pci,drive=root', 'virtio-blk-pci,drive=data0', 'virtio-blk-pci,drive=data1']);
+    expect(args).toContain('driver=file,node-name=data0-file,filename=/cache/build.qcow2');
+    expect(args).toContain('driver=qcow2,node-name=data1,file=data1-file');
+    expect(args.join(' ')).not.toContain('data0-file,filename=/cache/build.qcow2,read-only');
+  });
+
   it('doubles commas in paths, as QEMU option syntax requires', () => {
     const { args } = buildQemuArgs({ ...x86, serialLog: '/tmp/a,b/console.log', fwCfg: [{ name: 'opt/x', file: '/k,1' }] });
     expect(args).toContain('file,id=console,path=/tmp/a,,b/console.log');

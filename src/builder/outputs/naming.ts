@@ -19,13 +19,23 @@ export interface ResultNames {
   log: string;
 }
 
-export function resultNames(model: Pick<ImageModel, 'name' | 'arch' | 'preferences' | 'type'>): ResultNames {
+/**
+ * `compressed: false` names the image before its xz step (`.tar`, `.oci.tar`): what a build
+ * in a box writes when the host does the compression (compressedName gives the final name).
+ */
+export function resultNames(model: Pick<ImageModel, 'name' | 'arch' | 'preferences' | 'type'>, compressed = true): ResultNames {
   const base = imageBaseName(model);
-  const suffix: Record<string, string> = { tbz: '.tar.xz', docker: '.docker.tar.xz', oci: '.oci.tar.xz', oem: '.raw' };
+  const suffix: Record<string, string> = { tbz: '.tar', docker: '.docker.tar', oci: '.oci.tar', oem: '.raw' };
+  const image = `${base}${suffix[model.type.image] ?? '.tar'}`;
   return {
-    image: `${base}${suffix[model.type.image] ?? '.tar.xz'}`,
+    image: compressed ? compressedName(image) : image,
     packages: `${base}.packages`,
     result: 'kiwi.result.json',
     log: 'build/image-root.log',
   };
+}
+
+/** The name of an image file once xz-compressed (a raw disk is not). */
+export function compressedName(image: string): string {
+  return image.endsWith('.tar') ? `${image}.xz` : image;
 }

@@ -5,7 +5,7 @@ import type { BuildLog } from '../build-log.js';
 import type { ContainerConfig } from '../description/model.js';
 import { runLogged } from '../steps/run-logged.js';
 import { creationTime, imageReferences, ociImageConfig } from './oci-config.js';
-import { CONTAINER_EXCLUDES, rootTarArgv, xzPipeArgv } from './root-tar.js';
+import { archiveArgv, CONTAINER_EXCLUDES, rootTarArgv, type ArchiveCompression } from './root-tar.js';
 import { tempNameFor } from './write-atomic.js';
 
 const MEDIA = {
@@ -23,8 +23,9 @@ export interface ContainerArchiveInput {
   workDir: string;
   container: ContainerConfig;
   debianArch: string;
-  /** The result file, NAME.ARCH-VERSION.{oci,docker}.tar.xz. */
+  /** The result file, NAME.ARCH-VERSION.{oci,docker}.tar.xz (.tar when compression is deferred). */
   file: string;
+  compression: ArchiveCompression;
   log: BuildLog;
   signal?: AbortSignal;
 }
@@ -85,7 +86,7 @@ export async function writeContainerArchive(input: ContainerArchiveInput): Promi
   }
   const temp = tempNameFor(input.file);
   try {
-    await runLogged(xzPipeArgv(['tar', '--create', '--file=-', `--directory=${layout}`, '--numeric-owner', '--owner=0', '--group=0', '--sort=name', ...members], temp), { log, step: 'container', ...signal });
+    await runLogged(archiveArgv(['tar', '--create', '--file=-', `--directory=${layout}`, '--numeric-owner', '--owner=0', '--group=0', '--sort=name', ...members], temp, input.compression), { log, step: 'container', ...signal });
     fs.renameSync(temp, input.file);
   } finally {
     fs.rmSync(temp, { force: true });

@@ -15,16 +15,18 @@ export interface KiwiResultJson {
   build: { bootstrapLayer: string; bootstrap: 'cached' | 'built'; seconds: number; references?: string[]; digest?: string };
 }
 
+/** `compressPending`: the image is an uncompressed .tar that the host compresses next (a build in a box). */
 export function kiwiResultJson(
   model: ImageModel,
   files: { image: string; packages: string },
   build: KiwiResultJson['build'],
+  compressPending = false,
 ): KiwiResultJson {
   const imageKey = model.type.image === 'tbz' ? 'root_archive' : 'container';
   return {
     image: { name: model.name, version: model.preferences.version, arch: model.arch, type: model.type.image, profiles: model.profiles, description: model.descriptionFile },
     result_files: {
-      [imageKey]: { filename: files.image, use_for_bundle: true, compress: false, shasum: true },
+      [imageKey]: { filename: files.image, use_for_bundle: true, compress: compressPending, shasum: true },
       image_packages: { filename: files.packages, use_for_bundle: true, compress: false, shasum: false },
     },
     build,

@@ -28,3 +28,15 @@ export const CONTAINER_EXCLUDES = [...ROOT_EXCLUDES, './dev/*', './sys/*', './pr
 export function xzPipeArgv(argv: readonly string[], output: string): string[] {
   return ['bash', '-o', 'pipefail', '-c', '"${@:2}" | xz -T0 -c > "$1"', 'kiwi-xz', output, ...argv];
 }
+
+/** `bash -c` that writes argv's output into $1 as it is. */
+export function writeOutputArgv(argv: readonly string[], output: string): string[] {
+  return ['bash', '-c', '"${@:2}" > "$1"', 'kiwi-write', output, ...argv];
+}
+
+/** How an image archive is written: xz on all cores, or plain tar for the host to compress. */
+export type ArchiveCompression = 'xz' | 'deferred';
+
+export function archiveArgv(argv: readonly string[], output: string, compression: ArchiveCompression): string[] {
+  return compression === 'xz' ? xzPipeArgv(argv, output) : writeOutputArgv(argv, output);
+}

@@ -1,0 +1,88 @@
+import fs from 'node:fs';
+import { buildArgsToArgv, type BuildArgs } from '../builder/build-args.js';
+import type { ImageModel } from '../builder/description/model.js';
+import { resultNames } from '../builder/outputs/naming.js';
+import { BuildFailedError } from '../common/errors.js';
+import { formatDuration } from '../common/units.js';
+import type { BuildEvent, RuntimeEventHandler } from '../protocol/events.js';
+import { bootBox, type BootOptions, type RunningBox } from '../vm/boot-box.js';
+import { acquireBuildCacheDisk, mountBuildCacheScript } from '../vm/build-cache-disk.js';
+import { boxBuildShares } from './build-shares.js';
+import { runBoxRuntime, uploadRuntime } from './box-runtime-client.js';
+import { compressDeferredImage, removeBuildLeftovers } from './finish-image.js';
+import { runtimeBundlePath } from './runtime-bundle.js';
+
+export interface BoxBuildJob {
+  /** The box to boot and how; `shares` are the user's own (--share), added to the build's. */
+  boot: Omit<BootOptions, 'dataDisks' | 'signal'>;
+  /** The build arguments, checked on the host; paths absolute. */
+  args: BuildArgs;
+  /** The description loaded on the host (validation before boot, result names). */
+  model: ImageModel;
+  /** --shared-path directories, absolute. */
+  sharedPaths: string[];
+  /** Size of the build cache disk (sparse: it takes only what the builds use). */
+  diskSizeBytes: number;
+  /** Every event of the build: the host's own steps (box, compress) and the box runtime's. */
+  emit: RuntimeEventHandler;
+  signal?: AbortSignal;
+}
+
+/**
+ * One `kiwi boxbuild`: boot the box with the description (read-only) and the target dir
+ * shared at their host paths and the build cache disk attached, upload the runtime, build
+ * in the box, power it off, then compress the image on the host. On failure or interrupt
+ * the VM is stopped and the target dir keeps only its earlier contents and the build log.
+ */
+export async function buildInBox(job: BoxBuildJob): Promise<BuildEvent> {
+  const { args, emit, signal } = job;
+  const shares = [...boxBuildShares({ descriptionDir: args.descriptionDir, targetDir: args.targetDir, sharedPaths: job.sharedPaths }), ...(job.boot.shares ?? [])];
+  fs.mkdirSync(args.targetDir, { recursive: true });
+  const names = resultNames(job.model, false);
+  const step = hostStep(emit);
+  const disk = await acquireBuildCacheDisk({ cacheRoot: job.boot.cacheRoot, name: job.boot.name, arch: job.boot.arch, sizeBytes: job.diskSizeBytes });
+  let running: RunningBox | undefined;
+  const stopOnAbort = (): void => void running?.shutdown().catch(() => undefined);
+  signal?.addEventListener('abort', stopOnAbort, { once: true });
+  try {
+    if (!disk.persistent) emit({ type: 'log', level: 'info', message: `the build cache of ${job.boot.name} is in use by another build: building on a scratch disk (no cache)` });
+    running = await step('box', `booting ${job.boot.name} (${job.boot.arch}, ${job.boot.shareBackend ?? '9p'} shares)`, () =>
+      bootBox({ ...job.boot, shares, dataDisks: [{ file: disk.file }], ...(signal ? { signal } : {}) }),
+    );
+    const box = running;
+    await step('upload', 'build cache disk and in-box runtime', async () => {
+      const mounted = await box.session.exec(mountBuildCacheScript('/dev/vdb'));
+      if (mounted.exitCode !== 0) throw new BuildFailedError(`preparing the build cache disk in the box failed (exit ${mounted.exitCode})`);
+      await uploadRuntime(box.session, runtimeBundlePath());
+    });
+    const last = await runBoxRuntime(box.session, ['build', ...buildArgsToArgv(args)], emit);
+    signal?.throwIfAborted();
+    if (last.type !== 'build') throw new BuildFailedError(`the box runtime ended with a ${last.type} event instead of a build result`);
+    await box.shutdown();
+    return await step('compress', `${names.image} (xz -T0 on this machine)`, () => compressDeferredImage(last, signal));
+  } catch (error) {
+    await running?.shutdown().catch(() => undefined);
+    removeBuildLeftovers(args.targetDir, names);
+    throw signal?.aborted ? signal.reason : error;
+  } finally {
+    signal?.removeEventListener('abort', stopOnAbort);
+    await running?.shutdown().catch(() => undefined);
+    await disk.release();
+  }
+}
+
+/** Steps the host runs around the box's build, reported as the box's own steps are. */
+function hostStep(emit: RuntimeEventHandler) {
+  return async <T>(id: string, message: string, work: () => Promise<T>): Promise<T> => {
+    const started = Date.now();
+    emit({ type: 'step', id, state: 'start', message });
+    try {
+      const result = await work();
+      emit({ type: 'step', id, state: 'done', message: formatDuration((Date.now() - started) / 1000) });
+      return result;
+    } catch (error) {
+      emit({ type: 'step', id, state: 'failed', message: error instanceof Error ? error.message.split('\n')[0] : String(error) });
+      throw error;
+    }
+  };
+}

@@ -1,0 +1,46 @@
+import path from 'node:path';
+import { UsageError } from '../common/errors.js';
+import type { Share } from '../vm/shares/share-types.js';
+
+/**
+ * Box directories a share may not be mounted over: the box's own system and kiwi's
+ * runtime directories. Anything else is mounted at the same path as on the host, so the
+ * build arguments, the log and kiwi.result.json name the same paths inside and outside.
+ */
+const BOX_SYSTEM_DIRS = ['/bin', '/boot', '/dev', '/etc', '/lib', '/lib64', '/opt/kiwi', '/proc', '/root/.ssh', '/run', '/sbin', '/sys', '/usr', '/var/cache/kiwi', '/var/lib', '/var/cache/apt'];
+/** The box's temporary directories themselves (the build's tools use them); directories inside them are fine. */
+const BOX_TEMP_DIRS = ['/tmp', '/var/tmp'];
+
+export interface BuildShareInput {
+  /** --description, absolute: shared read-only. */
+  descriptionDir: string;
+  /** --target-dir, absolute: shared read-write. */
+  targetDir: string;
+  /** --shared-path directories, absolute: read-write (local repositories, files the description refers to). */
+  sharedPaths: string[];
+}
+
+/** The shares of one boxbuild, each at its host path, parents before the directories inside them. */
+export function boxBuildShares(input: BuildShareInput): Share[] {
+  const wanted: Share[] = [
+    { hostDir: input.descriptionDir, guestDir: input.descriptionDir, readOnly: true },
+    { hostDir: input.targetDir, guestDir: input.targetDir, readOnly: false },
+    ...input.sharedPaths.map((dir) => ({ hostDir: dir, guestDir: dir, readOnly: false })),
+  ];
+  const shares: Share[] = [];
+  for (const share of wanted) {
+    const dir = path.resolve(share.hostDir);
+    if (dir === '/' || BOX_TEMP_DIRS.includes(dir)) throw new UsageError(`${dir} itself cannot be shared into a box`, { hint: 'name a directory below it' });
+    const system = BOX_SYSTEM_DIRS.find((system) => dir === system || dir.startsWith(`${system}/`) || system.startsWith(`${dir}/`));
+    if (system) {
+      throw new UsageError(`${dir} cannot be shared into the box at the same path: it ${system.startsWith(`${dir}/`) ? 'contains' : 'is inside'} the box's ${system}`, {
+        hint: 'use a description and target directory elsewhere, e.g. under your home directory or /var/tmp',
+      });
+    }
+    // The same directory twice (e.g. --shared-path naming the target dir) is shared once, writable if either is.
+    const same = shares.find((other) => other.hostDir === dir);
+    if (same) same.readOnly &&= share.readOnly;
+    else shares.push({ hostDir: dir, guestDir: dir, readOnly: share.readOnly });
+  }
+  return shares.sort((a, b) => a.guestDir.split('/').length - b.guestDir.split('/').length);
+}

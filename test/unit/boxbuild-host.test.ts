@@ -1,0 +1,107 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { describe, expect, it } from 'vitest';
+import { compressedName, resultNames } from '../../src/builder/outputs/naming.js';
+import { UsageError } from '../../src/common/errors.js';
+import { errorFromEvent } from '../../src/schedule/box-runtime-client.js';
+import { boxBuildShares } from '../../src/schedule/build-shares.js';
+import { compressDeferredImage, removeBuildLeftovers } from '../../src/schedule/finish-image.js';
+import { runtimeBundlePath } from '../../src/schedule/runtime-bundle.js';
+import { parseContainerSpec } from '../../src/runtime/spec-json.js';
+import { tempDir } from '../fixtures/temp-dir.js';
+
+const model = { name: 'debian-minimal', arch: 'x86_64', preferences: { version: '1.0.0' }, type: { image: 'tbz' } } as never;
+
+describe('boxbuild shares', () => {
+  it('shares the description read-only and the target dir writable, each at its host path, parents first', () => {
+    const shares = boxBuildShares({ descriptionDir: '/home/u/desc', targetDir: '/home/u/desc/out', sharedPaths: ['/srv/repo'] });
+    expect(shares).toEqual([
+      { hostDir: '/srv/repo', guestDir: '/srv/repo', readOnly: false },
+      { hostDir: '/home/u/desc', guestDir: '/home/u/desc', readOnly: true },
+      { hostDir: '/home/u/desc/out', guestDir: '/home/u/desc/out', readOnly: false },
+    ]);
+  });
+
+  it('shares a directory named twice once, writable if either is', () => {
+    const shares = boxBuildShares({ descriptionDir: '/work/d', targetDir: '/work/out', sharedPaths: ['/work/d'] });
+    expect(shares).toEqual([
+      { hostDir: '/work/d', guestDir: '/work/d', readOnly: false },
+      { hostDir: '/work/out', guestDir: '/work/out', readOnly: false },
+    ]);
+  });
+
+  it('refuses paths that would cover the box\'s own directories, with a usage error', () => {
+    for (const dir of ['/usr/local/out', '/var', '/tmp', '/etc/kiwi', '/', '/root']) {
+      expect(() => boxBuildShares({ descriptionDir: '/home/u/desc', targetDir: dir, sharedPaths: [] }), dir).toThrow(UsageError);
+    }
+    expect(() => boxBuildShares({ descriptionDir: '/home/u/desc', targetDir: '/tmp/out', sharedPaths: ['/var/tmp/repo'] })).not.toThrow();
+  });
+});
+
+describe('deferred compression of a box build\'s image', () => {
+  function boxResult(dir: string) {
+    const names = resultNames(model, false);
+    const image = path.join(dir, names.image);
+    const root = tempDir();
+    fs.writeFileSync(path.join(root, 'hello'), 'hello from the box\n');
+    execFileSync('tar', ['-C', root, '-cf', image, '.']);
+    const result = path.join(dir, 'kiwi.result.json');
+    const json = { image: {}, result_files: { root_archive: { filename: image, use_for_bundle: true, compress: true, shasum: true }, image_packages: { filename: path.join(dir, names.packages), use_for_bundle: true, compress: false, shasum: false } }, build: {} };
+    fs.writeFileSync(result, JSON.stringify(json));
+    return { type: 'build' as const, image, packages: path.join(dir, names.packages), result, log: path.join(dir, 'build/image-root.log'), sizeBytes: 0, seconds: 1, bootstrap: 'built' as const, compressionDeferred: true };
+  }
+
+  it('xz-compresses the .tar into its final name, removes the .tar and points kiwi.result.json at it', async () => {
+    const dir = tempDir();
+    const finished = await compressDeferredImage(boxResult(dir));
+    expect(finished.image).toBe(path.join(dir, 'debian-minimal.x86_64-1.0.0.tar.xz'));
+    expect(finished.compressionDeferred).toBeUndefined();
+    expect(finished.sizeBytes).toBe(fs.statSync(finished.image).size);
+    expect(fs.existsSync(path.join(dir, 'debian-minimal.x86_64-1.0.0.tar'))).toBe(false);
+    expect(execFileSync('tar', ['-xJOf', finished.image, './hello'], { encoding: 'utf8' })).toBe('hello from the box\n');
+    const json = JSON.parse(fs.readFileSync(finished.result, 'utf8'));
+    expect(json.result_files.root_archive).toEqual({ filename: finished.image, use_for_bundle: true, compress: false, shasum: true });
+    expect(fs.readdirSync(dir).sort()).toEqual(['debian-minimal.x86_64-1.0.0.tar.xz', 'kiwi.result.json']);
+  });
+
+  it('after a failed build removes the half-written results and the intermediate .tar, and nothing else', () => {
+    const dir = tempDir();
+    const { image } = boxResult(dir);
+    const names = resultNames(model, false);
+    fs.writeFileSync(path.join(dir, `.${names.packages}.4711.tmp`), '');
+    fs.writeFileSync(path.join(dir, `.${compressedName(names.image)}.99.tmp`), '');
+    fs.writeFileSync(path.join(dir, 'notes.txt'), 'mine');
+    fs.writeFileSync(path.join(dir, `.${names.packages}.mine.tmp`), 'not kiwi\'s pattern');
+    fs.writeFileSync(path.join(dir, compressedName(names.image)), 'an earlier build\'s image');
+    removeBuildLeftovers(dir, names);
+    expect(fs.existsSync(image)).toBe(false);
+    expect(fs.readdirSync(dir).sort()).toEqual([`.${names.packages}.mine.tmp`, compressedName(names.image), 'notes.txt']);
+  });
+});
+
+describe('box runtime protocol, host side', () => {
+  it('turns an error event into the error of its exit code, with its hint', () => {
+    const error = errorFromEvent({ type: 'error', message: 'bad --type', exitCode: 2, hint: 'use tbz' });
+    expect(error).toBeInstanceOf(UsageError);
+    expect([error.message, error.hint, error.exitCode]).toEqual(['bad --type', 'use tbz', 2]);
+    expect(errorFromEvent({ type: 'error', message: 'x', exitCode: 3 }).exitCode).toBe(3);
+    expect(errorFromEvent({ type: 'error', message: 'x', exitCode: 1 }).exitCode).toBe(1);
+  });
+
+  it('finds the runtime bundle in the package\'s dist/ from any module inside the package', () => {
+    const pkg = tempDir();
+    fs.writeFileSync(path.join(pkg, 'package.json'), '{}');
+    fs.mkdirSync(path.join(pkg, 'dist', 'schedule'), { recursive: true });
+    expect(() => runtimeBundlePath(path.join(pkg, 'dist', 'schedule', 'runtime-bundle.js'))).toThrow(/box-runtime.mjs is missing.*/);
+    fs.writeFileSync(path.join(pkg, 'dist', 'box-runtime.mjs'), '');
+    expect(runtimeBundlePath(path.join(pkg, 'dist', 'schedule', 'runtime-bundle.js'))).toBe(path.join(pkg, 'dist', 'box-runtime.mjs'));
+  });
+
+  it('checks a container spec sent into the box', () => {
+    const spec = { root: { kind: 'dir', path: '/r' }, argv: ['true'], limits: { memoryBytes: 1024 }, network: 'none', hostname: 'kiwi', binds: [], workdir: '/' };
+    expect(parseContainerSpec(JSON.stringify(spec))).toEqual(spec);
+    expect(() => parseContainerSpec(JSON.stringify({ ...spec, root: { kind: 'dir', path: 'relative' } }))).toThrow(/root.path/);
+    expect(() => parseContainerSpec('{')).toThrow(UsageError);
+  });
+});

@@ -4,15 +4,18 @@ import { KiwiError } from '../common/errors.js';
 import { encodeEvent, type RuntimeEventHandler } from '../protocol/events.js';
 import type { RawRunOptions } from '../runtime/run-options.js';
 import { renderPlain } from '../ui/runtime-events.js';
+import { buildIfUnavailable } from './box-first-use.js';
+import { addBoxOptions, parseBoxOptions, type BoxOptionValues } from './box-options.js';
 import { cliState, runCommand } from './run-command.js';
 
-interface RunOptions extends RawRunOptions {
+interface RunOptions extends RawRunOptions, BoxOptionValues {
   json?: boolean;
   quiet?: boolean;
+  box?: string;
 }
 
 export function registerRun(program: Command): void {
-  program
+  const command = program
     .command('run')
     .description('run a command in a container over a root tree (overlayfs, namespaces, cgroup limits)')
     .argument('[command...]', 'the command and its arguments, after --')
@@ -30,10 +33,14 @@ export function registerRun(program: Command): void {
     .option('--commit <dir>', 'after a successful run, save the merged root tree to this new directory')
     .option('--json', 'print the runtime\'s events as JSON lines on stdout (the command\'s output becomes log events)')
     .option('--quiet', 'print nothing but the command\'s own output')
-    .addHelpText('after', '\nExample:\n  kiwi run --root ./rootfs --memory 512M --network none -- /bin/sh -c "echo hello"')
-    .action((command: string[], options: RunOptions) =>
+    .option('--box <name>', 'run the container inside a fresh VM of this box (no root or cgroup v2 needed here); paths are shared in at the same paths');
+  addBoxOptions(command)
+    .addHelpText('after', '\nExamples:\n  kiwi run --root ./rootfs --memory 512M --network none -- /bin/sh -c "echo hello"\n  kiwi run --box debian --image out/debian-minimal.x86_64-1.0.0.tar.xz -- cat /etc/os-release')
+    .action((argv: string[], options: RunOptions) =>
       runCommand(async (signal) => {
-        const emit: RuntimeEventHandler = options.json ? (event) => process.stdout.write(encodeEvent(event)) : renderPlain(options.quiet ? 'quiet' : cliState.debug ? 'debug' : 'normal');
+        const json = Boolean(options.json);
+        const plain = renderPlain(options.quiet ? 'quiet' : cliState.debug ? 'debug' : 'normal');
+        const emit: RuntimeEventHandler = json ? (event) => process.stdout.write(encodeEvent(event)) : plain;
         try {
           const [{ runContainer }, { expandCpuList }, { Reporter }, { resolveRunOptions }] = await Promise.all([
             import('../runtime/container.js'),
@@ -41,12 +48,30 @@ export function registerRun(program: Command): void {
             import('../runtime/reporter.js'),
             import('../runtime/run-options.js'),
           ]);
-          const spec = resolveRunOptions(options, command, process.cwd(), onlineCpus(expandCpuList));
-          const result = await runContainer(spec, { reporter: new Reporter(emit), signal, output: options.json ? 'events' : 'inherit' });
+          if (options.box) {
+            const settings = parseBoxOptions(options);
+            const box = options.box;
+            const [{ loadCatalog, resolveBox }, { cacheRoot }, { runInBox }] = await Promise.all([import('../box/catalog.js'), import('../box/paths.js'), import('../schedule/box-run.js')]);
+            // The box's CPUs, not this machine's, bound --cpuset there; the runtime checks it in the box.
+            const spec = resolveRunOptions(options, argv, process.cwd());
+            const catalog = loadCatalog();
+            await buildIfUnavailable(box, settings.arch, resolveBox(catalog, box, settings.arch).manifest, signal);
+            const result = await runInBox({
+              boot: { cacheRoot: cacheRoot(), catalog, name: box, ...settings, onNotice: (message) => process.stderr.write(`kiwi: ${message}\n`) },
+              spec,
+              // The command's output comes back as events: each line to the stream it was written to.
+              emit: json ? emit : (event) => (event.type === 'log' && event.stream ? process[event.stream].write(`${event.message}\n`) : plain(event)),
+              signal,
+            });
+            emit(result);
+            return result.exitCode;
+          }
+          const spec = resolveRunOptions(options, argv, process.cwd(), onlineCpus(expandCpuList));
+          const result = await runContainer(spec, { reporter: new Reporter(emit), signal, output: json ? 'events' : 'inherit' });
           emit(result);
           return result.exitCode;
         } catch (error) {
-          if (options.json && error instanceof KiwiError) {
+          if (json && error instanceof KiwiError) {
             emit({ type: 'error', message: error.message, exitCode: error.exitCode, ...(error.hint ? { hint: error.hint } : {}) });
           }
           throw error;

@@ -6,8 +6,8 @@ import { BuildFailedError } from '../common/errors.js';
 import { formatDuration } from '../common/units.js';
 import type { BuildEvent, RuntimeEventHandler } from '../protocol/events.js';
 import { bootBox, type BootOptions, type RunningBox } from '../vm/boot-box.js';
-import { acquireBuildCacheDisk, mountBuildCacheScript } from '../vm/build-cache-disk.js';
-import { boxBuildShares } from './build-shares.js';
+import { acquireBuildCacheDisk, mountBuildCacheScript, unmountBuildCacheScript } from '../vm/build-cache-disk.js';
+import { boxBuildShares } from './same-path-shares.js';
 import { runBoxRuntime, uploadRuntime } from './box-runtime-client.js';
 import { compressDeferredImage, removeBuildLeftovers } from './finish-image.js';
 import { runtimeBundlePath } from './runtime-bundle.js';
@@ -40,12 +40,13 @@ export async function buildInBox(job: BoxBuildJob): Promise<BuildEvent> {
   fs.mkdirSync(args.targetDir, { recursive: true });
   const names = resultNames(job.model, false);
   const step = hostStep(emit);
-  const disk = await acquireBuildCacheDisk({ cacheRoot: job.boot.cacheRoot, name: job.boot.name, arch: job.boot.arch, sizeBytes: job.diskSizeBytes });
+  const disk = await acquireBuildCacheDisk({ cacheRoot: job.boot.cacheRoot, name: job.boot.name, arch: job.boot.arch, sizeBytes: job.diskSizeBytes, ...(signal ? { signal } : {}) });
   let running: RunningBox | undefined;
+  // The cache learns from a build that ran to its end (failed or not) with its disk cleanly unmounted.
+  let saveCache = false;
   const stopOnAbort = (): void => void running?.shutdown().catch(() => undefined);
   signal?.addEventListener('abort', stopOnAbort, { once: true });
   try {
-    if (!disk.persistent) emit({ type: 'log', level: 'info', message: `the build cache of ${job.boot.name} is in use by another build: building on a scratch disk (no cache)` });
     running = await step('box', `booting ${job.boot.name} (${job.boot.arch}, ${job.boot.shareBackend ?? '9p'} shares)`, () =>
       bootBox({ ...job.boot, shares, dataDisks: [{ file: disk.file }], ...(signal ? { signal } : {}) }),
     );
@@ -55,10 +56,16 @@ export async function buildInBox(job: BoxBuildJob): Promise<BuildEvent> {
       if (mounted.exitCode !== 0) throw new BuildFailedError(`preparing the build cache disk in the box failed (exit ${mounted.exitCode})`);
       await uploadRuntime(box.session, runtimeBundlePath());
     });
-    const last = await runBoxRuntime(box.session, ['build', ...buildArgsToArgv(args)], emit);
+    const ran = await runBoxRuntime(box.session, ['build', ...buildArgsToArgv(args)], emit).then(
+      (last) => ({ last }),
+      (error: unknown) => ({ error }),
+    );
     signal?.throwIfAborted();
-    if (last.type !== 'build') throw new BuildFailedError(`the box runtime ended with a ${last.type} event instead of a build result`);
+    if (box.machine.isAlive()) saveCache = (await box.session.exec(unmountBuildCacheScript())).exitCode === 0;
     await box.shutdown();
+    if ('error' in ran) throw ran.error;
+    const last = ran.last;
+    if (last.type !== 'build') throw new BuildFailedError(`the box runtime ended with a ${last.type} event instead of a build result`);
     return await step('compress', `${names.image} (xz -T0 on this machine)`, () => compressDeferredImage(last, signal));
   } catch (error) {
     await running?.shutdown().catch(() => undefined);
@@ -67,7 +74,8 @@ export async function buildInBox(job: BoxBuildJob): Promise<BuildEvent> {
   } finally {
     signal?.removeEventListener('abort', stopOnAbort);
     await running?.shutdown().catch(() => undefined);
-    await disk.release();
+    const saved = await disk.release(saveCache && !signal?.aborted);
+    if (saveCache && !saved) emit({ type: 'log', level: 'info', message: `the box's build cache was not updated: another build of ${job.boot.name} used or changed it meanwhile` });
   }
 }
 

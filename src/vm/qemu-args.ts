@@ -39,12 +39,13 @@ export function buildQemuArgs(spec: VmSpec): QemuCommand {
   if (spec.initrd) args.push('-initrd', spec.initrd);
   args.push('-append', spec.cmdline);
   args.push(...diskArgs(spec.disk), '-device', 'virtio-blk-pci,drive=root');
+  // discard=unmap: blocks the guest frees (fstrim) leave the qcow2, so it holds only live data.
   (spec.dataDisks ?? []).forEach((disk, index) => {
     args.push(
       '-blockdev',
-      `driver=file,node-name=data${index}-file,filename=${option(disk.file)}`,
+      `driver=file,node-name=data${index}-file,filename=${option(disk.file)},discard=unmap`,
       '-blockdev',
-      `driver=qcow2,node-name=data${index},file=data${index}-file`,
+      `driver=qcow2,node-name=data${index},file=data${index}-file,discard=unmap`,
       '-device',
       `virtio-blk-pci,drive=data${index}`,
     );

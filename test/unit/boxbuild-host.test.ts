@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { compressedName, resultNames } from '../../src/builder/outputs/naming.js';
 import { UsageError } from '../../src/common/errors.js';
 import { errorFromEvent } from '../../src/schedule/box-runtime-client.js';
-import { boxBuildShares } from '../../src/schedule/build-shares.js';
+import { boxBuildShares, containerShares } from '../../src/schedule/same-path-shares.js';
 import { compressDeferredImage, removeBuildLeftovers } from '../../src/schedule/finish-image.js';
 import { runtimeBundlePath } from '../../src/schedule/runtime-bundle.js';
 import { parseContainerSpec } from '../../src/runtime/spec-json.js';
@@ -29,6 +29,30 @@ describe('boxbuild shares', () => {
       { hostDir: '/work/d', guestDir: '/work/d', readOnly: false },
       { hostDir: '/work/out', guestDir: '/work/out', readOnly: false },
     ]);
+  });
+
+  it('shares what a kiwi run --box container uses: root read-only, bind directories as asked, the --commit parent writable', () => {
+    const spec = {
+      root: { kind: 'image' as const, path: '/home/u/out/min.tar.xz' },
+      argv: ['true'],
+      limits: {},
+      network: 'box' as const,
+      hostname: 'kiwi',
+      binds: [
+        { source: '/srv/data', target: '/data', readOnly: true },
+        { source: '/home/u/notes.txt', target: '/notes.txt', readOnly: false },
+      ],
+      commitDir: '/home/u/saved/root',
+      workdir: '/',
+    };
+    const shares = containerShares(spec, (file) => !file.endsWith('.txt'));
+    expect(shares.map((share) => [share.guestDir, share.readOnly])).toEqual([
+      ['/srv/data', true],
+      ['/home/u', false],
+      ['/home/u/out', true],
+      ['/home/u/saved', false],
+    ]);
+    expect(shares.every((share) => share.hostDir === share.guestDir)).toBe(true);
   });
 
   it('refuses paths that would cover the box\'s own directories, with a usage error', () => {

@@ -34,6 +34,8 @@ describe('bootstrap layer cache key', () => {
     expect(argv.slice(0, 9)).toEqual(['unshare', '--mount', '--propagation', 'private', '--', 'mmdebstrap', '--mode=root', '--variant=minbase', '--architectures=amd64']);
     expect(argv).toContain('--include=ca-certificates');
     expect(argv).toContain('--dpkgopt=path-exclude=/usr/share/doc/*');
+    // The layer keeps its apt lists: the build's apt-get update then only revalidates them.
+    expect(argv).toContain('--skip=cleanup/apt/lists');
     expect(argv.slice(-4)).toEqual(['bookworm', '/c/root', 'deb http://deb.debian.org/debian bookworm main', 'deb http://deb.debian.org/debian-security bookworm-security main']);
   });
 });

@@ -96,8 +96,8 @@ describe('buildQemuArgs', () => {
     const { args } = buildQemuArgs({ ...x86, dataDisks: [{ file: '/cache/build.qcow2' }, { file: '/vm/scratch.qcow2' }] });
     const devices = args.flatMap((arg, i) => (args[i - 1] === '-device' && arg.startsWith('virtio-blk') ? [arg] : []));
     expect(devices).toEqual(['virtio-blk-pci,drive=root', 'virtio-blk-pci,drive=data0', 'virtio-blk-pci,drive=data1']);
-    expect(args).toContain('driver=file,node-name=data0-file,filename=/cache/build.qcow2');
-    expect(args).toContain('driver=qcow2,node-name=data1,file=data1-file');
+    expect(args).toContain('driver=file,node-name=data0-file,filename=/cache/build.qcow2,discard=unmap');
+    expect(args).toContain('driver=qcow2,node-name=data1,file=data1-file,discard=unmap');
     expect(args.join(' ')).not.toContain('data0-file,filename=/cache/build.qcow2,read-only');
   });
 

@@ -55,7 +55,9 @@ export const EXCLUDE_DOCS_DPKG_OPTIONS = [
  * mmdebstrap's argv, as root in a private mount namespace (unshare --mount): the proc, sys
  * and dev mounts mmdebstrap makes in the chroot vanish with it however it ends.
  * The suite argument is the first source's distribution (mmdebstrap needs one; the
- * sources lines themselves say everything).
+ * sources lines themselves say everything). The layer keeps its apt lists, so the build's
+ * own apt-get update over the same sources only revalidates them (the build's clean step
+ * removes them from the image); no translations are fetched.
  */
 export function mmdebstrapArgv(inputs: BootstrapInputs, target: string): string[] {
   const suite = /^deb (?:\[[^\]]*\] )?\S+ (\S+)/.exec(inputs.sources[0] ?? '')?.[1] ?? 'stable';
@@ -69,6 +71,8 @@ export function mmdebstrapArgv(inputs: BootstrapInputs, target: string): string[
     '--mode=root',
     `--variant=${inputs.variant}`,
     `--architectures=${inputs.arch}`,
+    '--skip=cleanup/apt/lists',
+    '--aptopt=Acquire::Languages "none"',
     ...(inputs.packages.length > 0 ? [`--include=${inputs.packages.join(',')}`] : []),
     ...(inputs.recommends ? ['--aptopt=APT::Install-Recommends "true"'] : []),
     ...(inputs.excludeDocs ? EXCLUDE_DOCS_DPKG_OPTIONS.map((option) => `--dpkgopt=${option}`) : []),

@@ -54,7 +54,7 @@ export function driverScript(model: ImageModel, files: DescriptionFiles): string
       `cp ${CONTAINER_INPUT}/profile /.profile`,
       `cp ${CONTAINER_INPUT}/kconfig /.kconfig`,
       'mkdir -p /image',
-      'apt-get update',
+      'apt-get -o Acquire::Languages=none update',
     ],
   ]);
   if (files.postBootstrap) steps.push(['post-bootstrap', runScript('post_bootstrap.sh')]);

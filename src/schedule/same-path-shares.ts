@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { UsageError } from '../common/errors.js';
+import type { ContainerSpec } from '../runtime/spec.js';
 import type { Share } from '../vm/shares/share-types.js';
 
 /**
@@ -11,6 +12,12 @@ const BOX_SYSTEM_DIRS = ['/bin', '/boot', '/dev', '/etc', '/lib', '/lib64', '/op
 /** The box's temporary directories themselves (the build's tools use them); directories inside them are fine. */
 const BOX_TEMP_DIRS = ['/tmp', '/var/tmp'];
 
+/** A host directory the box needs, at the same path. */
+export interface PathShare {
+  dir: string;
+  readOnly: boolean;
+}
+
 export interface BuildShareInput {
   /** --description, absolute: shared read-only. */
   descriptionDir: string;
@@ -20,16 +27,32 @@ export interface BuildShareInput {
   sharedPaths: string[];
 }
 
-/** The shares of one boxbuild, each at its host path, parents before the directories inside them. */
+/** The shares of one boxbuild: the description read-only, the target dir and --shared-path writable. */
 export function boxBuildShares(input: BuildShareInput): Share[] {
-  const wanted: Share[] = [
-    { hostDir: input.descriptionDir, guestDir: input.descriptionDir, readOnly: true },
-    { hostDir: input.targetDir, guestDir: input.targetDir, readOnly: false },
-    ...input.sharedPaths.map((dir) => ({ hostDir: dir, guestDir: dir, readOnly: false })),
-  ];
+  return samePathShares([
+    { dir: input.descriptionDir, readOnly: true },
+    { dir: input.targetDir, readOnly: false },
+    ...input.sharedPaths.map((dir) => ({ dir, readOnly: false })),
+  ]);
+}
+
+/**
+ * The shares of one `kiwi run --box`: the root tree (or the image's directory) read-only,
+ * each bind's directory (a file's parent) as the bind asks, the parent of --commit writable.
+ */
+export function containerShares(spec: ContainerSpec, isDirectory: (file: string) => boolean): Share[] {
+  return samePathShares([
+    { dir: spec.root.kind === 'dir' ? spec.root.path : path.dirname(spec.root.path), readOnly: true },
+    ...spec.binds.map((bind) => ({ dir: isDirectory(bind.source) ? bind.source : path.dirname(bind.source), readOnly: bind.readOnly })),
+    ...(spec.commitDir ? [{ dir: path.dirname(spec.commitDir), readOnly: false }] : []),
+  ]);
+}
+
+/** Each directory shared at its host path, once (writable if any use writes), parents before the directories inside them. */
+export function samePathShares(wanted: PathShare[]): Share[] {
   const shares: Share[] = [];
   for (const share of wanted) {
-    const dir = path.resolve(share.hostDir);
+    const dir = path.resolve(share.dir);
     if (dir === '/' || BOX_TEMP_DIRS.includes(dir)) throw new UsageError(`${dir} itself cannot be shared into a box`, { hint: 'name a directory below it' });
     const system = BOX_SYSTEM_DIRS.find((system) => dir === system || dir.startsWith(`${system}/`) || system.startsWith(`${dir}/`));
     if (system) {
@@ -37,7 +60,6 @@ export function boxBuildShares(input: BuildShareInput): Share[] {
         hint: 'use a description and target directory elsewhere, e.g. under your home directory or /var/tmp',
       });
     }
-    // The same directory twice (e.g. --shared-path naming the target dir) is shared once, writable if either is.
     const same = shares.find((other) => other.hostDir === dir);
     if (same) same.readOnly &&= share.readOnly;
     else shares.push({ hostDir: dir, guestDir: dir, readOnly: share.readOnly });

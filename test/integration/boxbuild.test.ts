@@ -1,0 +1,174 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { execa } from 'execa';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { ensureTestBox, TEST_BOX_CACHE } from '../fixtures/box/built-box.js';
+import { processesUnder } from '../fixtures/processes.js';
+import { KIWI_BIN, runKiwi } from '../fixtures/run-kiwi.js';
+import { tempDir } from '../fixtures/temp-dir.js';
+
+// `kiwi boxbuild` end to end: the debian box booted by QEMU under TCG, the description and
+// target dir shared with 9p, the in-box runtime uploaded over SFTP and the image built in
+// the box's containers, the result checked with tar and skopeo on the host. The box's
+// build cache disk lives in the test box cache, so only the first build of a fresh cache
+// makes the bootstrap layer (several minutes under TCG); the later ones reuse it.
+const canRun = process.getuid?.() === 0 && fs.existsSync('/usr/bin/qemu-system-x86_64') && fs.existsSync('/usr/bin/mmdebstrap');
+const REPO = path.resolve(__dirname, '../..');
+const BUILD_TIMEOUT = 30 * 60_000;
+const CACHE_DISK = path.join(TEST_BOX_CACHE, '.disks', 'debian.x86_64');
+
+/** Each test gets its own runtime dir, so its VMs' files and QEMU command lines are its own. */
+function boxEnv(): Record<string, string> {
+  return { KIWI_BOXED_CACHE_DIR: TEST_BOX_CACHE, XDG_RUNTIME_DIR: tempDir('kiwi-rt-') };
+}
+
+async function boxbuild(buildArgs: string[], env = boxEnv(), boxArgs: string[] = []) {
+  const done = await runKiwi(['boxbuild', '--box', 'debian', '--no-update-check', '--json', ...boxArgs, '--', ...buildArgs], { env });
+  const line = String(done.stdout).trim().split('\n').pop() ?? '';
+  return { exitCode: done.exitCode, stderr: String(done.stderr), json: line ? (JSON.parse(line) as Record<string, unknown>) : undefined, env };
+}
+
+/** What a boxbuild leaves running or mounted once it has exited: nothing, if it cleaned up. */
+function leftovers(env: Record<string, string>): string[] {
+  const runtime = env.XDG_RUNTIME_DIR!;
+  const vms = path.join(runtime, 'kiwi', 'vms');
+  return [
+    ...processesUnder(runtime, /^(qemu-system|\/usr\/lib\/qemu\/virtiofsd)/),
+    ...(fs.existsSync(vms) ? fs.readdirSync(vms).map((id) => `VM directory ${id}`) : []),
+    ...fs.readdirSync(path.join(CACHE_DISK, 'overlays')).map((name) => `cache disk overlay ${name}`),
+    ...fs.readdirSync(path.join(CACHE_DISK, 'users')).map((name) => `cache disk user mark ${name}`),
+    ...(fs.existsSync(path.join(CACHE_DISK, 'lock')) ? ['cache disk still locked'] : []),
+  ];
+}
+
+describe.skipIf(!canRun)('kiwi boxbuild (debian box, TCG)', () => {
+  /** The tbz the second test builds; kiwi run --box runs in it. */
+  let builtImage: string | undefined;
+
+  beforeAll(async () => {
+    await ensureTestBox();
+  }, 30 * 60_000);
+
+  it('checks the build arguments and the description on the host before any box boots (exit 2, no VM)', async () => {
+    const env = boxEnv();
+    const target = tempDir('kiwi-boxbuild-bad-');
+    const started = Date.now();
+    const cases = await Promise.all([
+      boxbuild(['--description', path.join(REPO, 'descriptions/debian-minimal'), '--target-dir', target, '--type', 'iso'], env),
+      boxbuild(['--description', path.join(REPO, 'descriptions/no-such'), '--target-dir', target], env),
+      boxbuild(['--description', path.join(REPO, 'descriptions/debian-minimal'), '--target-dir', '/usr/lib/out'], env),
+      runKiwi(['boxbuild', '--', '--description', 'x', '--target-dir', 'y'], { env }).then((done) => ({ exitCode: done.exitCode, stderr: String(done.stderr) })),
+    ]);
+    expect(cases.map((done) => done.exitCode)).toEqual([2, 2, 2, 2]);
+    expect(cases[0]!.stderr).toMatch(/--type: "iso" is not a type kiwi builds/);
+    expect(cases[1]!.stderr).toMatch(/no-such/);
+    expect(cases[2]!.stderr).toMatch(/\/usr\/lib\/out cannot be shared into the box at the same path/);
+    expect(cases[3]!.stderr).toMatch(/error: no box given/);
+    expect(Date.now() - started).toBeLessThan(20_000);
+    expect(fs.existsSync(path.join(env.XDG_RUNTIME_DIR!, 'kiwi', 'vms'))).toBe(false);
+  });
+
+  it('builds debian-minimal in the box into a .tar.xz that tar reads, keeping the target dir\'s other files', { timeout: BUILD_TIMEOUT }, async () => {
+    const target = tempDir('kiwi-boxbuild-tbz-');
+    fs.writeFileSync(path.join(target, 'notes.txt'), 'the user\'s own file');
+    const done = await boxbuild(['--description', path.join(REPO, 'descriptions/debian-minimal'), '--target-dir', target]);
+    expect(done.exitCode, done.stderr).toBe(0);
+    const image = path.join(target, 'debian-minimal.x86_64-1.0.0.tar.xz');
+    expect(done.json).toMatchObject({ type: 'build', image, result: path.join(target, 'kiwi.result.json') });
+    expect(done.json?.compressionDeferred).toBeUndefined();
+    // The host's steps around the box's, in order.
+    expect(done.stderr).toMatch(/kiwi: box: booting debian \(x86_64, 9p shares\)[\s\S]*kiwi: bootstrap: [\s\S]*kiwi: config done[\s\S]*kiwi: compress: /);
+    const listing = String((await execa('tar', ['-tvJf', image])).stdout).split('\n');
+    const entry = (name: string) => listing.find((line) => line.endsWith(` ${name}`) || line.includes(` ${name} -> `));
+    expect(entry('./etc/os-release')).toMatch(/^l.* 0\/0 .* -> \.\.\/usr\/lib\/os-release$/);
+    expect(entry('./etc/motd')).toMatch(/^-rw-r--r-- 0\/0 /);
+    expect(entry('./usr/bin/less')).toBeDefined();
+    expect(listing.filter((line) => /\/var\/lib\/apt\/lists\/.*_Packages$/.test(line))).toEqual([]);
+    const motd = String((await execa('tar', ['-xJOf', image, './etc/motd'], { stripFinalNewline: false })).stdout);
+    expect(motd).toBe(fs.readFileSync(path.join(REPO, 'descriptions/debian-minimal/root/etc/motd'), 'utf8'));
+    const result = JSON.parse(fs.readFileSync(path.join(target, 'kiwi.result.json'), 'utf8'));
+    expect(result.result_files.root_archive).toMatchObject({ filename: image, compress: false });
+    expect(fs.readFileSync(path.join(target, 'debian-minimal.x86_64-1.0.0.packages'), 'utf8')).toMatch(/^less\|None\|[^|]+\|None\|amd64\|None\|None$/m);
+    expect(fs.readFileSync(path.join(target, 'build/image-root.log'), 'utf8')).toContain('configuring debian-minimal-1.0.0 (tbz)');
+    expect(fs.readdirSync(target).sort()).toEqual(['build', 'debian-minimal.x86_64-1.0.0.packages', 'debian-minimal.x86_64-1.0.0.tar.xz', 'kiwi.result.json', 'notes.txt']);
+    expect(leftovers(done.env)).toEqual([]);
+    builtImage = image;
+  });
+
+  it('kiwi run --box runs a command in a container of the built image inside the box, with its output and exit code', { timeout: BUILD_TIMEOUT }, async () => {
+    expect(builtImage, 'needs the image of the test above').toBeDefined();
+    const env = boxEnv();
+    const data = tempDir('kiwi-run-box-data-');
+    fs.writeFileSync(path.join(data, 'input.txt'), 'from the host\n');
+    const done = await runKiwi(
+      ['run', '--box', 'debian', '--no-update-check', '--image', builtImage!, '--bind', `${data}:/data`, '--memory', '256M', '--',
+        'sh', '-c', 'cat /etc/motd >/dev/null && cat /data/input.txt && . /etc/os-release && echo "$ID $VERSION_ID" && echo oops >&2 && cp /data/input.txt /data/copy.txt && exit 7'],
+      { env },
+    );
+    expect(done.exitCode, String(done.stderr)).toBe(7);
+    expect(String(done.stdout)).toBe('from the host\ndebian 12');
+    expect(String(done.stderr)).toMatch(/^oops$/m);
+    expect(String(done.stderr)).toMatch(/kiwi: exit 7 .* peak memory/);
+    // The bind is the host directory itself, shared into the box.
+    expect(fs.readFileSync(path.join(data, 'copy.txt'), 'utf8')).toBe('from the host\n');
+    expect(leftovers(env)).toEqual([]);
+  });
+
+  it('stops on Ctrl-C during the build: exit 130, no VM, lock or half-written result left', { timeout: BUILD_TIMEOUT }, async () => {
+    const env = boxEnv();
+    const target = tempDir('kiwi-boxbuild-int-');
+    fs.writeFileSync(path.join(target, 'notes.txt'), 'keep me');
+    const child = execa(process.execPath, [KIWI_BIN, 'boxbuild', '--box', 'debian', '--no-update-check', '--', '--description', path.join(REPO, 'descriptions/debian-minimal'), '--target-dir', target], {
+      env: { CI: '1', ...env },
+      reject: false,
+    });
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    for (const deadline = Date.now() + 10 * 60_000; !/kiwi: (sources|packages): /.test(stderr) && Date.now() < deadline; ) await sleep(200);
+    expect(stderr).toMatch(/kiwi: (sources|packages): /);
+    child.kill('SIGINT');
+    const done = await child;
+    expect(done.exitCode, stderr).toBe(130);
+    expect(stderr).toMatch(/interrupted by SIGINT; cleaned up/);
+    expect(leftovers(env)).toEqual([]);
+    expect(fs.readdirSync(target).filter((name) => name !== 'build').sort()).toEqual(['notes.txt']);
+  });
+
+  it('fails with exit 1 and the failing step when config.sh fails; the target dir keeps its files and the log', { timeout: BUILD_TIMEOUT }, async () => {
+    const description = tempDir('kiwi-boxbuild-fail-desc-');
+    const source = path.join(REPO, 'descriptions/debian-minimal');
+    // debian-minimal without its image packages (faster), and a config.sh that fails.
+    fs.writeFileSync(
+      path.join(description, 'config.kiwi'),
+      fs.readFileSync(path.join(source, 'config.kiwi'), 'utf8').replace(/<packages type="image">[\s\S]*?<\/packages>/, ''),
+    );
+    fs.writeFileSync(path.join(description, 'config.sh'), '#!/bin/bash\necho "setting up the image"\necho "no such service" >&2\nexit 3\n');
+    const target = tempDir('kiwi-boxbuild-fail-');
+    fs.writeFileSync(path.join(target, 'notes.txt'), 'keep me');
+    const done = await boxbuild(['--description', description, '--target-dir', target]);
+    expect(done.exitCode, done.stderr).toBe(1);
+    expect(done.json).toMatchObject({ type: 'error', exitCode: 1 });
+    expect(done.stderr).toMatch(/config/);
+    expect(done.stderr).toMatch(/no such service/);
+    expect(fs.readFileSync(path.join(target, 'build/image-root.log'), 'utf8')).toContain('setting up the image');
+    expect(fs.readdirSync(target).sort()).toEqual(['build', 'notes.txt']);
+    expect(leftovers(done.env)).toEqual([]);
+  });
+
+  it('builds debian-container as an OCI archive skopeo reads, reusing the box\'s cached bootstrap layer (virtiofs shares)', { timeout: BUILD_TIMEOUT }, async () => {
+    const target = tempDir('kiwi-boxbuild-oci-');
+    const done = await boxbuild(['--description', path.join(REPO, 'descriptions/debian-container'), '--target-dir', target], boxEnv(), ['--virtiofs-sharing']);
+    expect(done.exitCode, done.stderr).toBe(0);
+    // Same repositories and bootstrap packages as debian-minimal: the layer on the box's cache disk.
+    expect(done.json?.bootstrap).toBe('cached');
+    const image = path.join(target, 'debian-container.x86_64-1.0.0.oci.tar.xz');
+    expect(done.json?.image).toBe(image);
+    const inspect = JSON.parse(String((await execa('skopeo', ['inspect', `oci-archive:${image}`])).stdout));
+    expect(inspect.Architecture).toBe('amd64');
+    expect(inspect.Labels['org.opencontainers.image.title']).toBe('debian-container');
+    const config = JSON.parse(String((await execa('skopeo', ['inspect', '--config', `oci-archive:${image}`])).stdout));
+    expect(config.config.Cmd).toEqual(['/bin/bash']);
+    expect(leftovers(done.env)).toEqual([]);
+  });
+});

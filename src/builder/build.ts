@@ -60,7 +60,7 @@ export async function buildImage(options: BuildOptions): Promise<BuildResult> {
       log.emit({ type: 'log', level: 'info', message: `bootstrap layer ${found.key}: ${found.status}`, step: 'bootstrap' });
       return found;
     });
-    await prepareRoot({ model, bootstrapRoot: layer.root, inputDir: build.input, aptArchives: cache.aptArchives, rootDir: build.root, log, ...(signal ? { signal } : {}) });
+    const peakMemoryBytes = await prepareRoot({ model, bootstrapRoot: layer.root, inputDir: build.input, aptArchives: cache.aptArchives, rootDir: build.root, log, ...(signal ? { signal } : {}) });
     scrubRoot(build.root);
     const image = path.join(targetDir, names.image);
     const packagesFile = path.join(targetDir, names.packages);
@@ -91,6 +91,7 @@ export async function buildImage(options: BuildOptions): Promise<BuildResult> {
       sizeBytes: fs.statSync(image).size,
       seconds,
       bootstrap: layer.status,
+      peakMemoryBytes,
       ...(container ? { references: container.references } : {}),
       ...(compression === 'deferred' ? { compressionDeferred: true } : {}),
     };

@@ -2,7 +2,7 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { KiwiError, UsageError } from '../common/errors.js';
 import { formatBytes, formatDuration, parseSize } from '../common/units.js';
-import { renderBuild } from '../ui/build-events.js';
+import { buildDisplay } from '../ui/build-events.js';
 import { buildIfUnavailable } from './box-first-use.js';
 import { printBoxList } from './box-list.js';
 import { addBoxOptions, parseBoxOptions, type BoxOptionValues } from './box-options.js';
@@ -70,22 +70,25 @@ export function registerBoxbuild(program: Command): void {
           const catalog = loadCatalog();
           const { manifest } = resolveBox(catalog, options.box, settings.arch);
           await buildIfUnavailable(options.box, settings.arch, manifest, signal);
-          const result = await buildInBox({
-            boot: {
-              cacheRoot: cacheRoot(),
-              catalog,
-              name: options.box,
-              ...settings,
-              onNotice: (message) => process.stderr.write(`kiwi: ${message}\n`),
-              ...(settings.console ? { onConsole: (text: string) => process.stderr.write(text) } : {}),
-            },
-            args,
-            model,
-            sharedPaths: options.sharedPath.map((dir) => path.resolve(dir)),
-            diskSizeBytes,
-            emit: renderBuild(cliState.debug ? 'debug' : 'normal'),
-            signal,
-          });
+          const display = buildDisplay(model.name, cliState.debug ? 'debug' : 'normal');
+          const result = await display.track(
+            buildInBox({
+              boot: {
+                cacheRoot: cacheRoot(),
+                catalog,
+                name: options.box,
+                ...settings,
+                onNotice: (message) => process.stderr.write(`kiwi: ${message}\n`),
+                ...(settings.console ? { onConsole: (text: string) => process.stderr.write(text) } : {}),
+              },
+              args,
+              model,
+              sharedPaths: options.sharedPath.map((dir) => path.resolve(dir)),
+              diskSizeBytes,
+              emit: display.emit,
+              signal,
+            }),
+          );
           process.stderr.write(`kiwi: built ${result.image} (${formatBytes(result.sizeBytes)}) in ${formatDuration(result.seconds)} in box ${options.box}\n`);
           if (json) process.stdout.write(`${JSON.stringify(result)}\n`);
         } catch (error) {

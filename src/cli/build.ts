@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { hostArch } from '../common/arch.js';
 import { KiwiError } from '../common/errors.js';
 import { formatBytes, formatDuration } from '../common/units.js';
-import { renderBuild } from '../ui/build-events.js';
+import { buildDisplay } from '../ui/build-events.js';
 import { cliState, runCommand } from './run-command.js';
 
 export function registerBuild(program: Command): void {
@@ -42,7 +42,8 @@ export function registerBuild(program: Command): void {
           ]);
           const args = parseBuildArgs(command.args, { cwd: process.cwd(), hostArch: hostArch() });
           const model = loadImageModel(toLoadOptions(args));
-          const result = await buildImage({ model, targetDir: args.targetDir, cacheRoot: buildCacheRoot(), emit: renderBuild(cliState.debug ? 'debug' : 'normal'), signal });
+          const display = buildDisplay(model.name, cliState.debug ? 'debug' : 'normal');
+          const result = await display.track(buildImage({ model, targetDir: args.targetDir, cacheRoot: buildCacheRoot(), emit: display.emit, signal }));
           process.stderr.write(`kiwi: built ${result.image} (${formatBytes(result.sizeBytes)}) in ${formatDuration(result.seconds)}\n`);
           if (json) process.stdout.write(`${JSON.stringify(result)}\n`);
         } catch (error) {

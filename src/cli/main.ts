@@ -6,6 +6,7 @@ import { registerBoxList } from './box-list.js';
 import { registerBoxPrune } from './box-prune.js';
 import { registerBoxRm } from './box-rm.js';
 import { registerBoxShell } from './box-shell.js';
+import { registerBatch } from './batch.js';
 import { registerBoxbuild } from './boxbuild.js';
 import { registerBuild } from './build.js';
 import { registerDoctor } from './doctor.js';
@@ -26,6 +27,7 @@ export function buildProgram(): Command {
     });
 
   registerBoxbuild(program);
+  registerBatch(program);
   registerBuild(program);
   registerRun(program);
   registerDoctor(program);

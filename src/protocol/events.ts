@@ -88,6 +88,8 @@ export interface BuildEvent {
   sizeBytes: number;
   seconds: number;
   bootstrap: 'cached' | 'built';
+  /** Highest memory use of the build's container, in bytes (null without cgroup accounting). */
+  peakMemoryBytes: number | null;
   /** Container references (name:tag), for oci and docker images. */
   references?: string[];
   /** Set when the image was written uncompressed for the host to compress (a build in a box). */

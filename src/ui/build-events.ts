@@ -1,5 +1,7 @@
 import type { RuntimeEvent, RuntimeEventHandler } from '../protocol/events.js';
+import { BuildProgress, type BuildEnd } from './build-progress.js';
 import { renderPlain } from './runtime-events.js';
+import { isInteractive } from './task-list.js';
 
 /** The build's own steps, and a boxbuild's host steps: shown as they start and end (the runtime's steps only with --debug). */
 const BUILD_STEPS = new Set(['box', 'upload', 'compress', 'bootstrap', 'sources', 'post-bootstrap', 'packages', 'archives', 'overlay', 'setup', 'config', 'uninstall', 'images', 'clean', 'commit', 'packages-list', 'archive', 'container']);
@@ -15,5 +17,37 @@ export function renderBuild(mode: 'normal' | 'debug'): RuntimeEventHandler {
       return;
     }
     plain(event);
+  };
+}
+
+/** How a single build is shown: a live listr2 task on a terminal, plain lines otherwise (and with --debug). */
+export interface BuildDisplay {
+  emit: RuntimeEventHandler;
+  /** Runs the build and draws its end, built or failed. */
+  track<T>(build: Promise<T>): Promise<T>;
+}
+
+export function buildDisplay(name: string, mode: 'normal' | 'debug'): BuildDisplay {
+  if (mode === 'debug' || !isInteractive()) return { emit: renderBuild(mode), track: (build) => build };
+  const progress = new BuildProgress([name]);
+  progress.started(name);
+  const started = Date.now();
+  const finish = async (end: Omit<BuildEnd, 'seconds'>): Promise<void> => {
+    progress.ended(name, { ...end, seconds: (Date.now() - started) / 1000 });
+    await progress.close();
+  };
+  return {
+    emit: (event) => progress.onEvent(name, event),
+    track: (build) =>
+      build.then(
+        async (result) => {
+          await finish({ status: 'built' });
+          return result;
+        },
+        async (error: unknown) => {
+          await finish({ status: 'failed', message: error instanceof Error ? error.message : String(error) });
+          throw error;
+        },
+      ),
   };
 }

@@ -9,7 +9,7 @@ export function isInteractive(stream: NodeJS.WriteStream = process.stderr): bool
  * A listr2 task list drawing on stderr, so stdout stays free for results and --json.
  * On a terminal: the live renderer; otherwise one timestamped line per event.
  */
-export function createTaskList<Context extends object>(tasks: ListrTask<Context>[]): Listr<Context, 'default', 'simple'> {
+export function createTaskList<Context extends object>(tasks: ListrTask<Context>[], options: { concurrent?: boolean; exitOnError?: boolean } = {}): Listr<Context, 'default', 'simple'> {
   const processOutput = new ProcessOutput(process.stderr, process.stderr);
   return new Listr<Context, 'default', 'simple'>(tasks, {
     renderer: 'default',
@@ -17,7 +17,8 @@ export function createTaskList<Context extends object>(tasks: ListrTask<Context>
     fallbackRenderer: 'simple',
     fallbackRendererOptions: { timestamp: PRESET_TIMESTAMP, logger: new ListrLogger({ processOutput }) },
     fallbackRendererCondition: !isInteractive(),
-    exitOnError: true,
+    concurrent: options.concurrent ?? false,
+    exitOnError: options.exitOnError ?? true,
     registerSignalListeners: false,
   });
 }

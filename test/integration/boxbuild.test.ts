@@ -135,7 +135,7 @@ describe.skipIf(!canRun)('kiwi boxbuild (debian box, TCG)', () => {
     expect(fs.readdirSync(target).filter((name) => name !== 'build').sort()).toEqual(['notes.txt']);
   });
 
-  it('fails with exit 1 and the failing step when config.sh fails; the target dir keeps its files and the log', { timeout: BUILD_TIMEOUT }, async () => {
+  it('two kiwi boxbuild processes at once: an OCI build that skopeo reads (virtiofs, cached bootstrap layer) and a failing config.sh (exit 1, the step, the log)', { timeout: BUILD_TIMEOUT }, async () => {
     const description = tempDir('kiwi-boxbuild-fail-desc-');
     const source = path.join(REPO, 'descriptions/debian-minimal');
     // debian-minimal without its image packages (faster), and a config.sh that fails.
@@ -144,31 +144,32 @@ describe.skipIf(!canRun)('kiwi boxbuild (debian box, TCG)', () => {
       fs.readFileSync(path.join(source, 'config.kiwi'), 'utf8').replace(/<packages type="image">[\s\S]*?<\/packages>/, ''),
     );
     fs.writeFileSync(path.join(description, 'config.sh'), '#!/bin/bash\necho "setting up the image"\necho "no such service" >&2\nexit 3\n');
-    const target = tempDir('kiwi-boxbuild-fail-');
-    fs.writeFileSync(path.join(target, 'notes.txt'), 'keep me');
-    const done = await boxbuild(['--description', description, '--target-dir', target]);
-    expect(done.exitCode, done.stderr).toBe(1);
-    expect(done.json).toMatchObject({ type: 'error', exitCode: 1 });
-    expect(done.stderr).toMatch(/config/);
-    expect(done.stderr).toMatch(/no such service/);
-    expect(fs.readFileSync(path.join(target, 'build/image-root.log'), 'utf8')).toContain('setting up the image');
-    expect(fs.readdirSync(target).sort()).toEqual(['build', 'notes.txt']);
-    expect(leftovers(done.env)).toEqual([]);
-  });
+    const failTarget = tempDir('kiwi-boxbuild-fail-');
+    fs.writeFileSync(path.join(failTarget, 'notes.txt'), 'keep me');
+    const ociTarget = tempDir('kiwi-boxbuild-oci-');
+    const [failed, oci] = await Promise.all([
+      boxbuild(['--description', description, '--target-dir', failTarget]),
+      boxbuild(['--description', path.join(REPO, 'descriptions/debian-container'), '--target-dir', ociTarget], boxEnv(), ['--virtiofs-sharing']),
+    ]);
 
-  it('builds debian-container as an OCI archive skopeo reads, reusing the box\'s cached bootstrap layer (virtiofs shares)', { timeout: BUILD_TIMEOUT }, async () => {
-    const target = tempDir('kiwi-boxbuild-oci-');
-    const done = await boxbuild(['--description', path.join(REPO, 'descriptions/debian-container'), '--target-dir', target], boxEnv(), ['--virtiofs-sharing']);
-    expect(done.exitCode, done.stderr).toBe(0);
+    expect(failed.exitCode, failed.stderr).toBe(1);
+    expect(failed.json).toMatchObject({ type: 'error', exitCode: 1 });
+    expect(failed.stderr).toMatch(/config/);
+    expect(failed.stderr).toMatch(/no such service/);
+    expect(fs.readFileSync(path.join(failTarget, 'build/image-root.log'), 'utf8')).toContain('setting up the image');
+    expect(fs.readdirSync(failTarget).sort()).toEqual(['build', 'notes.txt']);
+    expect(leftovers(failed.env)).toEqual([]);
+
+    expect(oci.exitCode, oci.stderr).toBe(0);
     // Same repositories and bootstrap packages as debian-minimal: the layer on the box's cache disk.
-    expect(done.json?.bootstrap).toBe('cached');
-    const image = path.join(target, 'debian-container.x86_64-1.0.0.oci.tar.xz');
-    expect(done.json?.image).toBe(image);
+    expect(oci.json?.bootstrap).toBe('cached');
+    const image = path.join(ociTarget, 'debian-container.x86_64-1.0.0.oci.tar.xz');
+    expect(oci.json?.image).toBe(image);
     const inspect = JSON.parse(String((await execa('skopeo', ['inspect', `oci-archive:${image}`])).stdout));
     expect(inspect.Architecture).toBe('amd64');
     expect(inspect.Labels['org.opencontainers.image.title']).toBe('debian-container');
     const config = JSON.parse(String((await execa('skopeo', ['inspect', '--config', `oci-archive:${image}`])).stdout));
     expect(config.config.Cmd).toEqual(['/bin/bash']);
-    expect(leftovers(done.env)).toEqual([]);
+    expect(leftovers(oci.env)).toEqual([]);
   });
 });

@@ -73,7 +73,7 @@ describe('deferred compression of a box build\'s image', () => {
     const result = path.join(dir, 'kiwi.result.json');
     const json = { image: {}, result_files: { root_archive: { filename: image, use_for_bundle: true, compress: true, shasum: true }, image_packages: { filename: path.join(dir, names.packages), use_for_bundle: true, compress: false, shasum: false } }, build: {} };
     fs.writeFileSync(result, JSON.stringify(json));
-    return { type: 'build' as const, image, packages: path.join(dir, names.packages), result, log: path.join(dir, 'build/image-root.log'), sizeBytes: 0, seconds: 1, bootstrap: 'built' as const, compressionDeferred: true };
+    return { type: 'build' as const, image, packages: path.join(dir, names.packages), result, log: path.join(dir, 'build/image-root.log'), sizeBytes: 0, seconds: 1, bootstrap: 'built' as const, peakMemoryBytes: null, compressionDeferred: true };
   }
 
   it('xz-compresses the .tar into its final name, removes the .tar and points kiwi.result.json at it', async () => {

@@ -48,8 +48,9 @@ export function findDescriptionFiles(model: ImageModel): DescriptionFiles {
  * script (driver-script.ts); its markers become build steps (start/done with elapsed
  * time); on success the runtime commits the merged tree to `rootDir`. The container's
  * output goes to the build log; a failed step is a BuildStepError with its tail.
+ * Returns the container's peak memory in bytes (null without cgroup accounting).
  */
-export async function prepareRoot(options: PrepareRootOptions): Promise<void> {
+export async function prepareRoot(options: PrepareRootOptions): Promise<number | null> {
   const { model, log } = options;
   writeInputs(options);
   const binds: BindMount[] = [
@@ -76,6 +77,7 @@ export async function prepareRoot(options: PrepareRootOptions): Promise<void> {
     tracker.finishOpen(result.exitCode);
     throw new BuildStepError(step, result.exitCode, log.lastLines(), log.file);
   }
+  return result.usage.memoryPeakBytes;
 }
 
 function writeInputs(options: PrepareRootOptions): void {

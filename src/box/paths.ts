@@ -17,6 +17,8 @@ import type { Arch } from '../common/arch.js';
  *         <files of the manifest>
  *         .in-use/<pid>-<start>      one per running VM; such a version is never removed
  *       versions/.staging-<id>-<pid> a version being assembled (never read)
+ *     .disks/<name>.<arch>/          the box's build cache disk and its VMs' overlays (vm/build-cache-disk.ts)
+ *     .build/                        box recipe stages (box/recipe)
  */
 export interface CachePaths {
   root: string;
@@ -33,6 +35,7 @@ export const lockFile = (root: string, name: string, arch: Arch): string =>
   path.join(locksDir(root), `${name}-${arch}.lock`);
 
 export const partialDir = (root: string): string => path.join(root, '.partial');
+export const buildCacheDiskDir = (root: string, name: string, arch: Arch): string => path.join(root, '.disks', `${name}.${arch}`);
 export const partialFile = (root: string, sha256: string): string =>
   path.join(partialDir(root), `${sha256}.part`);
 export const partialMetaFile = (root: string, sha256: string): string =>

@@ -2,6 +2,8 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { ARCHES, type Arch } from '../common/arch.js';
 import { EnvironmentError } from '../common/errors.js';
+import { isAlive } from '../common/process-identity.js';
+import { readdirOrEmpty } from '../common/read-dir.js';
 import { tryAcquireLock } from './lock.js';
 import * as paths from './paths.js';
 import { diskUsage, removeVersion, versionEntries } from './store.js';
@@ -17,6 +19,7 @@ export async function removeBox(root: string, name: string, arch?: Arch): Promis
       });
     }
     try {
+      await refuseBuildCacheInUse(root, name, each);
       for (const entry of await versionEntries(root, name, each)) {
         const result = await removeVersion(path.join(paths.versionsDir(root, name, each), entry));
         if ('usedBy' in result) {
@@ -30,10 +33,23 @@ export async function removeBox(root: string, name: string, arch?: Arch): Promis
       const dir = paths.boxDir(root, name, each);
       freed += await diskUsage(dir);
       await fs.rm(dir, { recursive: true, force: true });
+      const disks = paths.buildCacheDiskDir(root, name, each);
+      freed += await diskUsage(disks);
+      await fs.rm(disks, { recursive: true, force: true });
     } finally {
       await lock.release();
     }
   }
   await fs.rmdir(path.join(root, name)).catch(() => {});
   return { freed };
+}
+
+/** The box's build cache disk goes with it: not while a build is using it. */
+async function refuseBuildCacheInUse(root: string, name: string, arch: Arch): Promise<void> {
+  const users = (await readdirOrEmpty(path.join(paths.buildCacheDiskDir(root, name, arch), 'users'))).filter((mark) => isAlive(mark.split('.')[0] ?? ''));
+  if (users.length > 0) {
+    throw new EnvironmentError(`the build cache of box "${name}" (${arch}) is in use by a running build (pid ${users.map((mark) => mark.split('-')[0]).join(', ')})`, {
+      hint: 'run kiwi box rm again when the build is done',
+    });
+  }
 }

@@ -3,6 +3,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
 import { acquireLock } from '../box/lock.js';
+import { buildCacheDiskDir } from '../box/paths.js';
 import type { Arch } from '../common/arch.js';
 import { isAlive, processIdentity } from '../common/process-identity.js';
 import { readdirOrEmpty } from '../common/read-dir.js';
@@ -39,12 +40,8 @@ export interface BuildCacheDisk {
 /** In the box: where the in-box runtime keeps its build cache (its default as root). */
 export const BOX_BUILD_CACHE_DIR = '/var/cache/kiwi';
 
-export function buildCacheDir(cacheRoot: string, name: string, arch: Arch): string {
-  return path.join(cacheRoot, '.disks', `${name}.${arch}`);
-}
-
 export async function acquireBuildCacheDisk(options: { cacheRoot: string; name: string; arch: Arch; sizeBytes: number; signal?: AbortSignal }): Promise<BuildCacheDisk> {
-  const dir = buildCacheDir(options.cacheRoot, options.name, options.arch);
+  const dir = buildCacheDiskDir(options.cacheRoot, options.name, options.arch);
   const paths = {
     base: path.join(dir, 'base.qcow2'),
     generation: path.join(dir, 'generation'),

@@ -4,6 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { execa } from 'execa';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { markInUse } from '../../src/box/in-use.js';
+import { processIdentity } from '../../src/common/process-identity.js';
 import { listTree, makeFixtureBox, tempDir, type FixtureBox } from '../fixtures/box-fixture.js';
 import { FaultServer } from '../fixtures/fault-server.js';
 import { runKiwi } from '../fixtures/run-kiwi.js';
@@ -187,10 +188,21 @@ describe('kiwi box rm and prune', () => {
     expectCleanError(refused.stderr, new RegExp(`^error: box "testbox" \\(x86_64\\) version .* is in use by a running VM \\(pid ${process.pid}\\)$`, 'm'));
     await use.release();
 
+    // The box's build cache disk goes with it, but not while a build uses it.
+    const disks = path.join(env.KIWI_BOXED_CACHE_DIR!, '.disks', 'testbox.x86_64');
+    fs.mkdirSync(path.join(disks, 'users'), { recursive: true });
+    fs.writeFileSync(path.join(disks, 'base.qcow2'), Buffer.alloc(64 * 1024, 1));
+    fs.writeFileSync(path.join(disks, 'users', `${processIdentity()}.abcd`), '');
+    const busy = await runKiwi(['box', 'rm', 'testbox'], { env });
+    expect(busy.exitCode).toBe(3);
+    expectCleanError(busy.stderr, new RegExp(`^error: the build cache of box "testbox" \\(x86_64\\) is in use by a running build \\(pid ${process.pid}\\)$`, 'm'));
+    fs.rmSync(path.join(disks, 'users', `${processIdentity()}.abcd`));
+
     const removed = await runKiwi(['box', 'rm', 'testbox'], { env });
     expect(removed.exitCode).toBe(0);
     expect(removed.stdout).toMatch(/^removed testbox: 1\.\d MiB freed$/m);
     expect(fs.existsSync(path.join(env.KIWI_BOXED_CACHE_DIR!, 'testbox'))).toBe(false);
+    expect(fs.existsSync(disks)).toBe(false);
   });
 
   it('prune drops partial downloads nobody is writing', async () => {

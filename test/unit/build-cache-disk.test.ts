@@ -2,7 +2,8 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { acquireBuildCacheDisk, buildCacheDir } from '../../src/vm/build-cache-disk.js';
+import { buildCacheDiskDir } from '../../src/box/paths.js';
+import { acquireBuildCacheDisk } from '../../src/vm/build-cache-disk.js';
 import { tempDir } from '../fixtures/temp-dir.js';
 
 // Real qcow2 files made by qemu-img (no VM): what each VM gets, and when its writes reach the base.
@@ -15,7 +16,7 @@ function backingOf(file: string): string | undefined {
 describe('build cache disk', () => {
   it('gives every VM its own overlay over one base, and saves only the writes of a VM no other VM overlapped', async () => {
     const cacheRoot = tempDir();
-    const dir = buildCacheDir(cacheRoot, 'debian', 'x86_64');
+    const dir = buildCacheDiskDir(cacheRoot, 'debian', 'x86_64');
     const first = await acquireBuildCacheDisk({ cacheRoot, name: 'debian', arch: 'x86_64', sizeBytes: 4 * GiB });
     const second = await acquireBuildCacheDisk({ cacheRoot, name: 'debian', arch: 'x86_64', sizeBytes: 4 * GiB });
     expect(first.file).not.toBe(second.file);
@@ -45,14 +46,14 @@ describe('build cache disk', () => {
     // A VM that started before that commit (generation 2) and ends after it must not save.
     const stale = await acquireBuildCacheDisk({ cacheRoot, name: 'debian', arch: 'x86_64', sizeBytes: 4 * GiB });
     const committer = await acquireBuildCacheDisk({ cacheRoot, name: 'debian', arch: 'x86_64', sizeBytes: 4 * GiB });
-    fs.rmSync(path.join(buildCacheDir(cacheRoot, 'debian', 'x86_64'), 'users', path.basename(stale.file, '.qcow2')));
+    fs.rmSync(path.join(buildCacheDiskDir(cacheRoot, 'debian', 'x86_64'), 'users', path.basename(stale.file, '.qcow2')));
     expect(await committer.release(true)).toBe(true);
     expect(await stale.release(true)).toBe(false);
   });
 
   it('removes the marks and overlays of kiwi processes that died, and grows the base for a larger size', async () => {
     const cacheRoot = tempDir();
-    const dir = buildCacheDir(cacheRoot, 'debian', 'x86_64');
+    const dir = buildCacheDiskDir(cacheRoot, 'debian', 'x86_64');
     await (await acquireBuildCacheDisk({ cacheRoot, name: 'debian', arch: 'x86_64', sizeBytes: 4 * GiB })).release(false);
     fs.writeFileSync(path.join(dir, 'users', '999999999-1.dead'), '');
     fs.writeFileSync(path.join(dir, 'overlays', '999999999-1.dead.qcow2'), '');

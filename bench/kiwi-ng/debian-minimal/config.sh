@@ -1,0 +1,1 @@
+../../../descriptions/debian-minimal/config.sh

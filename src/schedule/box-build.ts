@@ -36,7 +36,8 @@ export interface BoxBuildJob {
  */
 export async function buildInBox(job: BoxBuildJob): Promise<BuildEvent> {
   const { args, emit, signal } = job;
-  const shares = [...boxBuildShares({ descriptionDir: args.descriptionDir, targetDir: args.targetDir, sharedPaths: job.sharedPaths }), ...(job.boot.shares ?? [])];
+  const repositoryPaths = job.model.repositories.flatMap((repo) => (repo.localPath ? [repo.localPath] : []));
+  const shares = [...boxBuildShares({ descriptionDir: args.descriptionDir, targetDir: args.targetDir, sharedPaths: job.sharedPaths, repositoryPaths }), ...(job.boot.shares ?? [])];
   fs.mkdirSync(args.targetDir, { recursive: true });
   const names = resultNames(job.model, false);
   const step = hostStep(emit);

@@ -25,12 +25,19 @@ export interface BuildShareInput {
   targetDir: string;
   /** --shared-path directories, absolute: read-write (local repositories, files the description refers to). */
   sharedPaths: string[];
+  /** Local repositories of the description (dir://, file://), absolute: read-only. */
+  repositoryPaths: string[];
 }
 
-/** The shares of one boxbuild: the description read-only, the target dir and --shared-path writable. */
+/**
+ * The shares of one boxbuild: the description and its local repositories read-only (those
+ * inside the description, this://, come with it), the target dir and --shared-path writable.
+ */
 export function boxBuildShares(input: BuildShareInput): Share[] {
+  const inside = (dir: string, parent: string) => dir === parent || dir.startsWith(`${parent}/`);
   return samePathShares([
     { dir: input.descriptionDir, readOnly: true },
+    ...input.repositoryPaths.filter((dir) => !inside(dir, input.descriptionDir)).map((dir) => ({ dir, readOnly: true })),
     { dir: input.targetDir, readOnly: false },
     ...input.sharedPaths.map((dir) => ({ dir, readOnly: false })),
   ]);

@@ -15,7 +15,7 @@ const model = { name: 'debian-minimal', arch: 'x86_64', preferences: { version: 
 
 describe('boxbuild shares', () => {
   it('shares the description read-only and the target dir writable, each at its host path, parents first', () => {
-    const shares = boxBuildShares({ descriptionDir: '/home/u/desc', targetDir: '/home/u/desc/out', sharedPaths: ['/srv/repo'] });
+    const shares = boxBuildShares({ descriptionDir: '/home/u/desc', targetDir: '/home/u/desc/out', sharedPaths: ['/srv/repo'], repositoryPaths: [] });
     expect(shares).toEqual([
       { hostDir: '/srv/repo', guestDir: '/srv/repo', readOnly: false },
       { hostDir: '/home/u/desc', guestDir: '/home/u/desc', readOnly: true },
@@ -23,8 +23,17 @@ describe('boxbuild shares', () => {
     ]);
   });
 
+  it('shares the description\'s local repositories read-only, those inside it with it', () => {
+    const shares = boxBuildShares({ descriptionDir: '/home/u/desc', targetDir: '/home/u/out', sharedPaths: [], repositoryPaths: ['/srv/debs', '/home/u/desc/local-repo'] });
+    expect(shares.map((share) => [share.guestDir, share.readOnly])).toEqual([
+      ['/srv/debs', true],
+      ['/home/u/desc', true],
+      ['/home/u/out', false],
+    ]);
+  });
+
   it('shares a directory named twice once, writable if either is', () => {
-    const shares = boxBuildShares({ descriptionDir: '/work/d', targetDir: '/work/out', sharedPaths: ['/work/d'] });
+    const shares = boxBuildShares({ descriptionDir: '/work/d', targetDir: '/work/out', sharedPaths: ['/work/d'], repositoryPaths: [] });
     expect(shares).toEqual([
       { hostDir: '/work/d', guestDir: '/work/d', readOnly: false },
       { hostDir: '/work/out', guestDir: '/work/out', readOnly: false },
@@ -57,9 +66,9 @@ describe('boxbuild shares', () => {
 
   it('refuses paths that would cover the box\'s own directories, with a usage error', () => {
     for (const dir of ['/usr/local/out', '/var', '/tmp', '/etc/kiwi', '/', '/root']) {
-      expect(() => boxBuildShares({ descriptionDir: '/home/u/desc', targetDir: dir, sharedPaths: [] }), dir).toThrow(UsageError);
+      expect(() => boxBuildShares({ descriptionDir: '/home/u/desc', targetDir: dir, sharedPaths: [], repositoryPaths: [] }), dir).toThrow(UsageError);
     }
-    expect(() => boxBuildShares({ descriptionDir: '/home/u/desc', targetDir: '/tmp/out', sharedPaths: ['/var/tmp/repo'] })).not.toThrow();
+    expect(() => boxBuildShares({ descriptionDir: '/home/u/desc', targetDir: '/tmp/out', sharedPaths: ['/var/tmp/repo'], repositoryPaths: [] })).not.toThrow();
   });
 });
 

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadImageModel } from '../../src/builder/description/load.js';
@@ -21,6 +21,15 @@ describe('bootstrap layer cache key', () => {
     const minimal = bootstrapInputs(load('debian-minimal'));
     expect(bootstrapKey(minimal)).toBe(bootstrapKey(bootstrapInputs(load('debian-container'))));
     expect(bootstrapKey(minimal)).toMatch(/^[0-9a-f]{32}$/);
+  });
+  it('bootstraps from the repositories marked use_for_bootstrap (KIWI\'s attribute), from all when none is', () => {
+    const dir = tempDir();
+    const config = readFileSync(join(examples, 'debian-minimal', 'config.kiwi'), 'utf8');
+    writeFileSync(join(dir, 'config.kiwi'), config.replace(/<repository /, '<repository use_for_bootstrap="true" '));
+    const marked = loadImageModel({ descriptionDir: dir, kiwiFile: undefined, arch: 'x86_64', profiles: [], type: undefined, setRepo: undefined, addRepos: [], addPackages: [], deletePackages: [] });
+    expect(marked.repositories.map((repo) => repo.useForBootstrap)).toEqual([true, false]);
+    expect(bootstrapInputs(marked).sources).toEqual(bootstrapInputs(load('debian-minimal')).sources.slice(0, 1));
+    expect(bootstrapInputs(load('debian-minimal')).sources).toHaveLength(2);
   });
   it('does not depend on image packages, and changes with a bootstrap package, the arch or excludedocs', () => {
     const base = bootstrapInputs(load('debian-minimal'));

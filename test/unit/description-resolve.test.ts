@@ -153,6 +153,7 @@ describe('every supported element reaches the model (full fixture)', () => {
         imageInclude: true,
         repositoryGpgCheck: true,
         signingKeys: ['file:///usr/share/keyrings/debian-archive-keyring.gpg'],
+        useForBootstrap: false,
       },
       {
         xmlPath: '/image/repository[2]',
@@ -168,6 +169,7 @@ describe('every supported element reaches the model (full fixture)', () => {
         imageInclude: false,
         repositoryGpgCheck: undefined,
         signingKeys: [],
+        useForBootstrap: false,
       },
       expect.objectContaining({ xmlPath: '/image/repository[3]', alias: 'dir', uri: 'file:///srv/repo', localPath: '/srv/repo' }),
     ]);

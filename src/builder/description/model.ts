@@ -174,6 +174,8 @@ export interface Repository {
   repositoryGpgCheck: boolean | undefined;
   /** Signing key files (file:// URIs or paths) apt trusts for this repository. */
   signingKeys: string[];
+  /** use_for_bootstrap: bootstrap from the repositories marked so (all of them when none is). */
+  useForBootstrap: boolean;
 }
 
 export interface PackageLists {

@@ -36,6 +36,7 @@ export interface RepoSpec {
 type RepoInput = RepoSpec & {
   xmlPath: string;
   architectures: string[] | undefined;
+  useForBootstrap?: boolean | undefined;
 };
 
 export interface RepositoryContext {
@@ -117,6 +118,7 @@ function toRepository(input: RepoInput, context: RepositoryContext): Repository 
     imageInclude: input.imageInclude ?? false,
     repositoryGpgCheck: input.repositoryGpgCheck,
     signingKeys: input.signingKeys,
+    useForBootstrap: input.useForBootstrap ?? false,
   };
 }
 
@@ -142,6 +144,7 @@ function fromDoc(doc: RepositoryDoc): RepoInput {
     distribution: doc.distribution,
     architectures: doc.architectures,
     repositoryGpgCheck: doc.repository_gpgcheck,
+    useForBootstrap: doc.use_for_bootstrap,
   };
 }
 

@@ -121,6 +121,7 @@ const repository = element(
     architectures: archList.optional(),
     imageinclude: xmlBool.optional(),
     repository_gpgcheck: xmlBool.optional(),
+    use_for_bootstrap: xmlBool.optional(),
     priority: z.string().regex(/^-?\d+$/, 'expected a whole number').transform(Number).optional(),
   },
   { source: one(element({ path: z.string().min(1) }, { signing: many(element({ key: z.string().min(1) }, {})) })) },

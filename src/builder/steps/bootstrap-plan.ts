@@ -26,11 +26,14 @@ export interface BootstrapInputs {
 }
 
 export function bootstrapInputs(model: ImageModel): BootstrapInputs {
+  // KIWI bootstraps from the repository marked use_for_bootstrap; mmdebstrap takes several,
+  // so kiwi uses the marked ones, or all when none is marked.
+  const marked = model.repositories.filter((repo) => repo.useForBootstrap);
   return {
     format: FORMAT,
     arch: model.debianArch,
     variant: 'minbase',
-    sources: model.repositories.map((repo) => sourceLine(repo)),
+    sources: (marked.length > 0 ? marked : model.repositories).map((repo) => sourceLine(repo)),
     packages: [...model.packages.bootstrap].sort(),
     recommends: model.packages.bootstrapRecommends,
     excludeDocs: model.preferences.excludeDocs,

@@ -36,6 +36,7 @@ export interface BoxBuildJob {
  */
 export async function buildInBox(job: BoxBuildJob): Promise<BuildEvent> {
   const { args, emit, signal } = job;
+  const started = Date.now();
   const repositoryPaths = job.model.repositories.flatMap((repo) => (repo.localPath ? [repo.localPath] : []));
   const shares = [...boxBuildShares({ descriptionDir: args.descriptionDir, targetDir: args.targetDir, sharedPaths: job.sharedPaths, repositoryPaths }), ...(job.boot.shares ?? [])];
   fs.mkdirSync(args.targetDir, { recursive: true });
@@ -67,7 +68,9 @@ export async function buildInBox(job: BoxBuildJob): Promise<BuildEvent> {
     if ('error' in ran) throw ran.error;
     const last = ran.last;
     if (last.type !== 'build') throw new BuildFailedError(`the box runtime ended with a ${last.type} event instead of a build result`);
-    return await step('compress', `${names.image} (xz -T0 on this machine)`, () => compressDeferredImage(last, signal));
+    const finished = await step('compress', `${names.image} (xz -T0 on this machine)`, () => compressDeferredImage(last, signal));
+    // The whole boxbuild's time (kiwi.result.json keeps the build's own, in the box).
+    return { ...finished, seconds: Math.round((Date.now() - started) / 100) / 10 };
   } catch (error) {
     await running?.shutdown().catch(() => undefined);
     removeBuildLeftovers(args.targetDir, names);

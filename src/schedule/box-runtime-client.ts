@@ -1,4 +1,5 @@
 import { PassThrough } from 'node:stream';
+import { finished } from 'node:stream/promises';
 import { BuildFailedError, EnvironmentError, UsageError, type KiwiError } from '../common/errors.js';
 import { forwardLines } from '../common/lines.js';
 import { shellQuote } from '../common/shell-quote.js';
@@ -45,6 +46,8 @@ export async function runBoxRuntime(session: SshSession, args: string[], emit: R
   const exit = await session.exec(`exec ${shellQuote([BOX_NODE, BOX_RUNTIME_FILE, ...args])}`, { stdout, stderr });
   stdout.end();
   stderr.end();
+  // Every line read (the last event included) before the outcome is decided.
+  await Promise.all([finished(stdout), finished(stderr)]);
   if (last?.type === 'error') throw errorFromEvent(last);
   if (last && exit.exitCode !== null) return last;
   const how = exit.exitCode === null ? `was killed${exit.signal ? ` by ${exit.signal}` : ''}` : `exited ${exit.exitCode}`;

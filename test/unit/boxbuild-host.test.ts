@@ -4,7 +4,10 @@ import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { compressedName, resultNames } from '../../src/builder/outputs/naming.js';
 import { UsageError } from '../../src/common/errors.js';
-import { errorFromEvent } from '../../src/schedule/box-runtime-client.js';
+import { errorFromEvent, runBoxRuntime } from '../../src/schedule/box-runtime-client.js';
+import type { SshSession } from '../../src/transport/ssh-session.js';
+import type { Writable } from 'node:stream';
+import type { RuntimeEvent } from '../../src/protocol/events.js';
 import { boxBuildShares, containerShares } from '../../src/schedule/same-path-shares.js';
 import { compressDeferredImage, removeBuildLeftovers } from '../../src/schedule/finish-image.js';
 import { runtimeBundlePath } from '../../src/schedule/runtime-bundle.js';
@@ -120,6 +123,35 @@ describe('box runtime protocol, host side', () => {
     expect([error.message, error.hint, error.exitCode]).toEqual(['bad --type', 'use tbz', 2]);
     expect(errorFromEvent({ type: 'error', message: 'x', exitCode: 3 }).exitCode).toBe(3);
     expect(errorFromEvent({ type: 'error', message: 'x', exitCode: 1 }).exitCode).toBe(1);
+  });
+
+  /** What the box runtime's SSH channel delivers: stdout text, stderr text, exit code. */
+  function channel(stdout: string, stderr: string, exitCode: number | null): SshSession {
+    return {
+      exec: async (_command: string, streams: { stdout: Writable; stderr: Writable }) => {
+        // In pieces, the way the channel delivers them, the last line without its newline.
+        for (let at = 0; at < stdout.length; at += 7) streams.stdout.write(stdout.slice(at, at + 7));
+        streams.stderr.write(stderr);
+        return { exitCode, signal: exitCode === null ? 'KILL' : null };
+      },
+    } as unknown as SshSession;
+  }
+
+  it('reads the runtime\'s events from its output and resolves with the last build or result event', async () => {
+    const seen: RuntimeEvent[] = [];
+    const lines = ['{"type":"step","id":"bootstrap","state":"start"}', 'stray text', '{"type":"build","image":"/t/i.tar","packages":"/t/p","result":"/t/r","log":"/t/l","sizeBytes":1,"seconds":2,"bootstrap":"cached","peakMemoryBytes":null}'];
+    const last = await runBoxRuntime(channel(lines.join('\n'), 'a warning\n', 0), ['build'], (event) => seen.push(event));
+    expect(last).toMatchObject({ type: 'build', image: '/t/i.tar' });
+    expect(seen.map((event) => event.type)).toEqual(['step', 'log', 'log', 'build']);
+    expect(seen.filter((event) => event.type === 'log').map((event) => (event as { message: string }).message)).toEqual(
+      expect.arrayContaining([expect.stringMatching(/^box runtime: not a JSON event line: stray text/), 'box runtime: a warning']),
+    );
+  });
+
+  it('fails when the runtime ends without a result, or ends with an error event', async () => {
+    await expect(runBoxRuntime(channel('{"type":"step","id":"x","state":"start"}\n', 'Segmentation fault\n', 0), ['build'], () => undefined)).rejects.toThrow(/exited 0 without a result:\nSegmentation fault/);
+    await expect(runBoxRuntime(channel('', '', null), ['build'], () => undefined)).rejects.toThrow(/was killed by KILL without a result/);
+    await expect(runBoxRuntime(channel('{"type":"error","message":"bad --type","exitCode":2}\n', '', 2), ['build'], () => undefined)).rejects.toBeInstanceOf(UsageError);
   });
 
   it('finds the runtime bundle in the package\'s dist/ from any module inside the package', () => {

@@ -49,6 +49,7 @@ describe('kiwi --help', () => {
     expect(top.exitCode).toBe(0);
     expect(top.stdout).toMatch(/^ {2}boxbuild \[options\] +\S.*$/m);
     expect(top.stdout).toMatch(/^ {2}box +manage boxes.*$/m);
+    for (const command of ['batch', 'build', 'run', 'doctor']) expect(top.stdout).toMatch(new RegExp(`^  ${command} \\[options\\].*\\S`, 'm'));
     const box = await runKiwi(['box', '--help']);
     for (const command of ['list', 'fetch', 'rm', 'prune']) expect(box.stdout).toMatch(new RegExp(`^  ${command}\\b.*\\S`, 'm'));
   });

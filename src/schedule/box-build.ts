@@ -41,6 +41,8 @@ export async function buildInBox(job: BoxBuildJob): Promise<BuildEvent> {
   const shares = [...boxBuildShares({ descriptionDir: args.descriptionDir, targetDir: args.targetDir, sharedPaths: job.sharedPaths, repositoryPaths }), ...(job.boot.shares ?? [])];
   fs.mkdirSync(args.targetDir, { recursive: true });
   const names = resultNames(job.model, false);
+  // What a killed earlier run of this build left half-written (its own cleanup never ran).
+  removeBuildLeftovers(args.targetDir, names);
   const step = hostStep(emit);
   const disk = await acquireBuildCacheDisk({ cacheRoot: job.boot.cacheRoot, name: job.boot.name, arch: job.boot.arch, sizeBytes: job.diskSizeBytes, ...(signal ? { signal } : {}) });
   let running: RunningBox | undefined;

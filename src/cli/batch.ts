@@ -5,7 +5,7 @@ import { KiwiError, UsageError } from '../common/errors.js';
 import type { BatchEntry } from '../schedule/batch.js';
 import type { BatchBuild } from '../schedule/batch-file.js';
 import { buildIfUnavailable } from './box-first-use.js';
-import { parseBoxOptions } from './box-options.js';
+import { parseBoxOptions, parseDiskSize } from './box-options.js';
 import { runCommand } from './run-command.js';
 
 interface BatchOptions {
@@ -98,14 +98,13 @@ export function registerBatch(program: Command): void {
 
 /** Checks every build as kiwi boxbuild would (arguments, description, box) before any VM starts. */
 async function prepareEntries(builds: BatchBuild[], options: BatchOptions, signal: AbortSignal): Promise<(BatchEntry & { memoryMiB: number; cpus: number })[]> {
-  const [{ parseBuildArgs, toLoadOptions }, { loadImageModel }, { checkBuildable }, { loadCatalog, resolveBox }, { cacheRoot }, { readCurrent }, { parseSize }] = await Promise.all([
+  const [{ parseBuildArgs, toLoadOptions }, { loadImageModel }, { checkBuildable }, { loadCatalog, resolveBox }, { cacheRoot }, { readCurrent }] = await Promise.all([
     import('../builder/build-args.js'),
     import('../builder/description/load.js'),
     import('../builder/build.js'),
     import('../box/catalog.js'),
     import('../box/paths.js'),
     import('../box/store.js'),
-    import('../common/units.js'),
   ]);
   const catalog = loadCatalog();
   const root = cacheRoot();
@@ -136,7 +135,7 @@ async function prepareEntries(builds: BatchBuild[], options: BatchOptions, signa
           args,
           model,
           sharedPaths: [],
-          diskSizeBytes: parseSize(options.boxDiskSize, '--box-disk-size'),
+          diskSizeBytes: parseDiskSize(options.boxDiskSize),
         },
       });
     } catch (error) {

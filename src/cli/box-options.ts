@@ -114,3 +114,10 @@ function parseCount(text: string, option: string, min: number, max: number): num
   if (!/^\d+$/.test(text) || value < min || value > max) throw new UsageError(`${option} ${text}: must be a whole number from ${min} to ${max}`);
   return value;
 }
+
+/** --box-disk-size: "32G", "40GiB" (a bare number is GiB); a build needs at least 4 GiB. */
+export function parseDiskSize(text: string): number {
+  const bytes = parseSize(/^\d+(\.\d+)?$/.test(text.trim()) ? `${text.trim()}G` : text, '--box-disk-size');
+  if (bytes < 4 * 1024 ** 3) throw new UsageError(`--box-disk-size ${text}: a build needs at least 4G`);
+  return bytes;
+}

@@ -1,11 +1,11 @@
 import path from 'node:path';
 import type { Command } from 'commander';
 import { KiwiError, UsageError } from '../common/errors.js';
-import { formatBytes, formatDuration, parseSize } from '../common/units.js';
+import { formatBytes, formatDuration } from '../common/units.js';
 import { buildDisplay } from '../ui/build-events.js';
 import { buildIfUnavailable } from './box-first-use.js';
 import { printBoxList } from './box-list.js';
-import { addBoxOptions, parseBoxOptions, type BoxOptionValues } from './box-options.js';
+import { addBoxOptions, parseBoxOptions, parseDiskSize, type BoxOptionValues } from './box-options.js';
 import { cliState, runCommand } from './run-command.js';
 
 interface BoxbuildOptions extends BoxOptionValues {
@@ -103,10 +103,4 @@ export function registerBoxbuild(program: Command): void {
 
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
-}
-
-function parseDiskSize(text: string): number {
-  const bytes = parseSize(/^\d+(\.\d+)?$/.test(text.trim()) ? `${text.trim()}G` : text, '--box-disk-size');
-  if (bytes < 4 * 1024 ** 3) throw new UsageError(`--box-disk-size ${text}: a build needs at least 4G`);
-  return bytes;
 }

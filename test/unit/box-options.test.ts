@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseBoxOptions, parseMemoryMiB, type BoxOptionValues } from '../../src/cli/box-options.js';
+import { parseBoxOptions, parseDiskSize, parseMemoryMiB, type BoxOptionValues } from '../../src/cli/box-options.js';
 import { CleanupStack } from '../../src/common/cleanup-stack.js';
 import { shellQuote } from '../../src/common/shell-quote.js';
 
@@ -13,6 +13,13 @@ describe('box options', () => {
     expect(parseMemoryMiB('1.5G')).toBe(1536);
     expect(() => parseMemoryMiB('128M')).toThrow('a box needs at least 256 MiB');
     expect(() => parseMemoryMiB('lots')).toThrow('--box-memory lots: not a size');
+  });
+
+  it('reads --box-disk-size the same way (boxbuild and batch), at least 4G', () => {
+    expect(parseDiskSize('32')).toBe(32 * 1024 ** 3);
+    expect(parseDiskSize('40G')).toBe(40 * 1024 ** 3);
+    expect(() => parseDiskSize('2G')).toThrow('a build needs at least 4G');
+    expect(() => parseDiskSize('big')).toThrow('--box-disk-size big: not a size');
   });
 
   it('resolves the architecture from --arch or KIWI\'s --x86_64/--aarch64 and refuses conflicts', () => {

@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 import { KiwiError, UsageError } from '../common/errors.js';
 import type { BatchEntry } from '../schedule/batch.js';
 import type { BatchBuild } from '../schedule/batch-file.js';
-import { buildIfUnavailable } from './box-first-use.js';
+import { checkBoxBuild } from './box-build-check.js';
 import { parseBoxOptions, parseDiskSize } from './box-options.js';
 import { runCommand } from './run-command.js';
 
@@ -98,10 +98,7 @@ export function registerBatch(program: Command): void {
 
 /** Checks every build as kiwi boxbuild would (arguments, description, box) before any VM starts. */
 async function prepareEntries(builds: BatchBuild[], options: BatchOptions, signal: AbortSignal): Promise<(BatchEntry & { memoryMiB: number; cpus: number })[]> {
-  const [{ parseBuildArgs, toLoadOptions }, { loadImageModel }, { checkBuildable }, { loadCatalog, resolveBox }, { cacheRoot }, { readCurrent }] = await Promise.all([
-    import('../builder/build-args.js'),
-    import('../builder/description/load.js'),
-    import('../builder/build.js'),
+  const [{ loadCatalog }, { cacheRoot }, { readCurrent }] = await Promise.all([
     import('../box/catalog.js'),
     import('../box/paths.js'),
     import('../box/store.js'),
@@ -120,11 +117,7 @@ async function prepareEntries(builds: BatchBuild[], options: BatchOptions, signa
         ...(build.boxCpus !== undefined ? { boxSmpCpus: String(build.boxCpus) } : {}),
         ...(build.sharing === 'virtiofs' ? { virtiofsSharing: true } : build.sharing === 'sshfs' ? { sshfsSharing: true } : {}),
       });
-      const args = parseBuildArgs(build.buildArgs, { cwd: process.cwd(), hostArch: settings.arch });
-      const model = loadImageModel(toLoadOptions(args));
-      checkBuildable(model);
-      const { manifest } = resolveBox(catalog, build.box, settings.arch);
-      await buildIfUnavailable(build.box, settings.arch, manifest, signal);
+      const { args, model } = await checkBoxBuild({ box: build.box, arch: settings.arch, buildArgv: build.buildArgs, catalog, signal });
       const cached = await readCurrent(root, build.box, settings.arch);
       entries.push({
         name: build.name,

@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { KiwiError, UsageError } from '../common/errors.js';
 import { formatBytes, formatDuration } from '../common/units.js';
 import { buildDisplay } from '../ui/build-events.js';
-import { buildIfUnavailable } from './box-first-use.js';
+import { checkBoxBuild } from './box-build-check.js';
 import { printBoxList } from './box-list.js';
 import { addBoxOptions, parseBoxOptions, parseDiskSize, type BoxOptionValues } from './box-options.js';
 import { cliState, runCommand } from './run-command.js';
@@ -50,26 +50,9 @@ export function registerBoxbuild(program: Command): void {
           const settings = parseBoxOptions(options);
           if (!options.box) throw new UsageError('no box given', { hint: 'kiwi boxbuild --box debian -- --description DIR --target-dir DIR (kiwi box list shows the boxes)' });
           const diskSizeBytes = parseDiskSize(options.boxDiskSize);
-          const [{ parseBuildArgs, toLoadOptions }, { loadImageModel }, { checkBuildable }, { loadCatalog, resolveBox }, { cacheRoot }, { buildInBox }] = await Promise.all([
-            import('../builder/build-args.js'),
-            import('../builder/description/load.js'),
-            import('../builder/build.js'),
-            import('../box/catalog.js'),
-            import('../box/paths.js'),
-            import('../schedule/box-build.js'),
-          ]);
-          // Everything about the build is checked here, before a box boots.
-          const args = parseBuildArgs(buildArgv, { cwd: process.cwd(), hostArch: settings.arch });
-          if (args.targetArch !== settings.arch) {
-            throw new UsageError(`--target-arch ${args.targetArch} in a ${settings.arch} box: this version builds for the box's own architecture`, {
-              hint: `use --${args.targetArch} to build in the ${args.targetArch} box`,
-            });
-          }
-          const model = loadImageModel(toLoadOptions(args));
-          checkBuildable(model);
+          const [{ loadCatalog }, { cacheRoot }, { buildInBox }] = await Promise.all([import('../box/catalog.js'), import('../box/paths.js'), import('../schedule/box-build.js')]);
           const catalog = loadCatalog();
-          const { manifest } = resolveBox(catalog, options.box, settings.arch);
-          await buildIfUnavailable(options.box, settings.arch, manifest, signal);
+          const { args, model } = await checkBoxBuild({ box: options.box, arch: settings.arch, buildArgv, catalog, signal });
           const display = buildDisplay(model.name, cliState.debug ? 'debug' : 'normal');
           const result = await display.track(
             buildInBox({

@@ -61,7 +61,8 @@ export function addBoxOptions(command: Command): Command {
     .option('--sshfs-sharing', 'share directories with sshfs over the box\'s SSH connection (a jailed host sftp-server)');
 }
 
-function collect(value: string, previous: string[]): string[] {
+/** commander's reducer for a repeatable option. */
+export function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
 }
 

@@ -1,11 +1,12 @@
 import path from 'node:path';
 import type { Command } from 'commander';
+import { encodeEvent, errorEvent } from '../protocol/events.js';
 import { KiwiError, UsageError } from '../common/errors.js';
 import { formatBytes, formatDuration } from '../common/units.js';
 import { buildDisplay } from '../ui/build-events.js';
 import { checkBoxBuild } from './box-build-check.js';
 import { printBoxList } from './box-list.js';
-import { addBoxOptions, parseBoxOptions, parseDiskSize, type BoxOptionValues } from './box-options.js';
+import { addBoxOptions, collect, parseBoxOptions, parseDiskSize, type BoxOptionValues } from './box-options.js';
 import { cliState, runCommand } from './run-command.js';
 
 interface BoxbuildOptions extends BoxOptionValues {
@@ -76,14 +77,10 @@ export function registerBoxbuild(program: Command): void {
           if (json) process.stdout.write(`${JSON.stringify(result)}\n`);
         } catch (error) {
           if (json && error instanceof KiwiError) {
-            process.stdout.write(`${JSON.stringify({ type: 'error', message: error.message, exitCode: error.exitCode, ...(error.hint ? { hint: error.hint } : {}) })}\n`);
+            process.stdout.write(encodeEvent(errorEvent(error)));
           }
           throw error;
         }
       }),
     );
-}
-
-function collect(value: string, previous: string[]): string[] {
-  return [...previous, value];
 }

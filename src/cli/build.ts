@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { hostArch } from '../common/arch.js';
+import { encodeEvent, errorEvent } from '../protocol/events.js';
 import { KiwiError } from '../common/errors.js';
 import { formatBytes, formatDuration } from '../common/units.js';
 import { buildDisplay } from '../ui/build-events.js';
@@ -48,7 +49,7 @@ export function registerBuild(program: Command): void {
           if (json) process.stdout.write(`${JSON.stringify(result)}\n`);
         } catch (error) {
           if (json && error instanceof KiwiError) {
-            process.stdout.write(`${JSON.stringify({ type: 'error', message: error.message, exitCode: error.exitCode, ...(error.hint ? { hint: error.hint } : {}) })}\n`);
+            process.stdout.write(encodeEvent(errorEvent(error)));
           }
           throw error;
         }

@@ -1,11 +1,11 @@
 import type { Command } from 'commander';
 import fs from 'node:fs';
 import { KiwiError } from '../common/errors.js';
-import { encodeEvent, type RuntimeEventHandler } from '../protocol/events.js';
+import { encodeEvent, errorEvent, type RuntimeEventHandler } from '../protocol/events.js';
 import type { RawRunOptions } from '../runtime/run-options.js';
 import { renderPlain } from '../ui/runtime-events.js';
 import { buildIfUnavailable } from './box-first-use.js';
-import { addBoxOptions, parseBoxOptions, type BoxOptionValues } from './box-options.js';
+import { addBoxOptions, collect, parseBoxOptions, type BoxOptionValues } from './box-options.js';
 import { cliState, runCommand } from './run-command.js';
 
 interface RunOptions extends RawRunOptions, BoxOptionValues {
@@ -72,16 +72,12 @@ export function registerRun(program: Command): void {
           return result.exitCode;
         } catch (error) {
           if (json && error instanceof KiwiError) {
-            emit({ type: 'error', message: error.message, exitCode: error.exitCode, ...(error.hint ? { hint: error.hint } : {}) });
+            emit(errorEvent(error));
           }
           throw error;
         }
       }),
     );
-}
-
-function collect(value: string, previous: string[]): string[] {
-  return [...previous, value];
 }
 
 function onlineCpus(expandCpuList: (list: string) => number[]): number[] | undefined {

@@ -100,6 +100,11 @@ export type RuntimeEvent = StepEvent | LogEvent | ProgressEvent | ResultEvent | 
 
 export type RuntimeEventHandler = (event: RuntimeEvent) => void;
 
+/** The error event for a kiwi error: its message, hint and exit code. */
+export function errorEvent(error: { message: string; exitCode: 1 | 2 | 3; hint?: string | undefined }): ErrorEvent {
+  return { type: 'error', message: error.message, exitCode: error.exitCode, ...(error.hint ? { hint: error.hint } : {}) };
+}
+
 /** One protocol line, newline included. */
 export function encodeEvent(event: RuntimeEvent): string {
   return `${JSON.stringify(event)}\n`;

@@ -1,6 +1,6 @@
 import { hostArch } from '../common/arch.js';
 import { BuildFailedError, KiwiError, UsageError } from '../common/errors.js';
-import { encodeEvent, type RuntimeEvent } from '../protocol/events.js';
+import { encodeEvent, errorEvent, type RuntimeEvent } from '../protocol/events.js';
 import { parseBuildArgs, toLoadOptions } from '../builder/build-args.js';
 import { buildImage } from '../builder/build.js';
 import { loadImageModel } from '../builder/description/load.js';
@@ -48,7 +48,7 @@ async function main(argv: string[]): Promise<number> {
   } catch (error) {
     const failure = controller.signal.aborted ? controller.signal.reason : error;
     if (failure instanceof KiwiError) {
-      emit({ type: 'error', message: failure.message, exitCode: failure.exitCode, ...(failure.hint ? { hint: failure.hint } : {}) });
+      emit(errorEvent(failure));
       return failure.exitCode;
     }
     // Not a kiwi error: a defect. The stack goes to stderr, which the host keeps in its log.

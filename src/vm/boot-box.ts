@@ -5,7 +5,7 @@ import type { Catalog } from '../box/catalog.js';
 import { ensureBox } from '../box/ensure-box.js';
 import type { FetchEventHandler } from '../box/fetch-events.js';
 import type { BoxManifest } from '../box/manifest.js';
-import type { CachedVersion } from '../box/store.js';
+import { exists, type CachedVersion } from '../box/store.js';
 import type { Arch } from '../common/arch.js';
 import { CleanupStack } from '../common/cleanup-stack.js';
 import { UsageError } from '../common/errors.js';
@@ -222,8 +222,4 @@ async function bootFailure(machine: Machine, workdir: VmWorkdir, cause: unknown)
     hint: `the whole console log is in ${kept}; --box-console shows the boot as it happens`,
     cause,
   });
-}
-
-async function exists(file: string): Promise<boolean> {
-  return fs.access(file).then(() => true, () => false);
 }

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { execa } from 'execa';
 import { acquireLock } from '../box/lock.js';
 import { buildCacheDiskDir } from '../box/paths.js';
+import { exists } from '../box/store.js';
 import type { Arch } from '../common/arch.js';
 import { isAlive, processIdentity } from '../common/process-identity.js';
 import { readdirOrEmpty } from '../common/read-dir.js';
@@ -148,8 +149,4 @@ async function removeDeadUsers(users: string, overlays: string): Promise<void> {
   for (const name of await readdirOrEmpty(overlays)) {
     if (!isAlive(name.split('.')[0] ?? '')) await fs.rm(path.join(overlays, name), { force: true });
   }
-}
-
-async function exists(file: string): Promise<boolean> {
-  return fs.access(file).then(() => true, () => false);
 }

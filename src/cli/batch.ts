@@ -37,7 +37,8 @@ export function registerBatch(program: Command): void {
         '    - name: minimal                     # default: the description directory\'s name',
         '      description: descriptions/debian-minimal   # paths relative to the file',
         '      target-dir: out/minimal',
-        '      box: debian                       # default debian; arch: x86_64|aarch64',
+        '      box: debian                       # default debian',
+        '      arch: aarch64                     # the image\'s arch; cross: vm|binfmt for a foreign one',
         '      type: tbz                         # profiles: [P, ...]; args: [--add-package, vim]',
         '      box-memory: 2G                    # box-smp-cpus: 2; sharing: 9p|virtiofs|sshfs',
         '',
@@ -112,19 +113,18 @@ async function prepareEntries(builds: BatchBuild[], options: BatchOptions, signa
         accel: options.accel,
         boxTimeout: '120',
         updateCheck: options.updateCheck,
-        ...(build.arch ? { arch: build.arch } : {}),
         ...(build.boxMemory !== undefined ? { boxMemory: build.boxMemory } : {}),
         ...(build.boxCpus !== undefined ? { boxSmpCpus: String(build.boxCpus) } : {}),
         ...(build.sharing === 'virtiofs' ? { virtiofsSharing: true } : build.sharing === 'sshfs' ? { sshfsSharing: true } : {}),
       });
-      const { args, model } = await checkBoxBuild({ box: build.box, arch: settings.arch, buildArgv: build.buildArgs, catalog, signal });
-      const cached = await readCurrent(root, build.box, settings.arch);
+      const { args, model, boxArch } = await checkBoxBuild({ box: build.box, requestedArch: build.arch, cross: build.cross ?? 'auto', buildArgv: build.buildArgs, catalog, signal });
+      const cached = await readCurrent(root, build.box, boxArch);
       entries.push({
         name: build.name,
         memoryMiB: settings.memoryMiB ?? cached?.manifest.memoryMiB ?? 2048,
         cpus: settings.cpus ?? cached?.manifest.cpus ?? 2,
         job: {
-          boot: { cacheRoot: root, catalog, name: build.box, ...settings },
+          boot: { cacheRoot: root, catalog, name: build.box, ...settings, arch: boxArch },
           args,
           model,
           sharedPaths: [],

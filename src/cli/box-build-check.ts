@@ -1,31 +1,48 @@
 import type { BuildArgs } from '../builder/build-args.js';
 import type { ImageModel } from '../builder/description/model.js';
 import type { Catalog } from '../box/catalog.js';
-import type { Arch } from '../common/arch.js';
+import { hostArch, type Arch } from '../common/arch.js';
 import { UsageError } from '../common/errors.js';
 import { buildIfUnavailable } from './box-first-use.js';
+import { boxArchFor, type CrossChoice, type CrossMethod } from '../schedule/cross-method.js';
+
+export interface BoxBuildCheck {
+  args: BuildArgs;
+  model: ImageModel;
+  /** The architecture of the box that runs the build: the target's, or this host's for --cross binfmt. */
+  boxArch: Arch;
+  /** How a foreign target arch is built; undefined when the target is the host's arch. */
+  cross: CrossMethod | undefined;
+}
 
 /**
  * What `kiwi boxbuild` and each build of `kiwi batch` check on the host before any box
- * boots: the build arguments, the description, that the box builds for its own arch, and
- * the box itself (built from its recipe first if it is neither cached nor published).
+ * boots: the build arguments, the description, the target arch against --aarch64/--x86_64,
+ * and the box that builds it (built from its recipe first if it is neither cached nor published).
  */
-export async function checkBoxBuild(options: { box: string; arch: Arch; buildArgv: string[]; catalog: Catalog; signal: AbortSignal }): Promise<{ args: BuildArgs; model: ImageModel }> {
+export async function checkBoxBuild(options: {
+  box: string;
+  /** --arch, --x86_64 or --aarch64: KIWI's way of naming the image's (and box's) arch. */
+  requestedArch: Arch | undefined;
+  cross: CrossChoice;
+  buildArgv: string[];
+  catalog: Catalog;
+  signal: AbortSignal;
+}): Promise<BoxBuildCheck> {
   const [{ parseBuildArgs, toLoadOptions }, { loadImageModel }, { checkBuildable }, { resolveBox }] = await Promise.all([
     import('../builder/build-args.js'),
     import('../builder/description/load.js'),
     import('../builder/build.js'),
     import('../box/catalog.js'),
   ]);
-  const args = parseBuildArgs(options.buildArgv, { cwd: process.cwd(), hostArch: options.arch });
-  if (args.targetArch !== options.arch) {
-    throw new UsageError(`--target-arch ${args.targetArch} in a ${options.arch} box: this version builds for the box's own architecture`, {
-      hint: `use --${args.targetArch} to build in the ${args.targetArch} box`,
-    });
+  const args = parseBuildArgs(options.buildArgv, { cwd: process.cwd(), hostArch: options.requestedArch ?? hostArch() });
+  if (options.requestedArch && args.targetArch !== options.requestedArch) {
+    throw new UsageError(`--${options.requestedArch} and --target-arch ${args.targetArch} disagree`, { hint: 'give the image\'s architecture once: --aarch64, or --target-arch after --' });
   }
   const model = loadImageModel(toLoadOptions(args));
   checkBuildable(model);
-  const { manifest } = resolveBox(options.catalog, options.box, options.arch);
-  await buildIfUnavailable(options.box, options.arch, manifest, options.signal);
-  return { args, model };
+  const { boxArch, cross } = boxArchFor(args.targetArch, hostArch(), options.cross);
+  const { manifest } = resolveBox(options.catalog, options.box, boxArch);
+  await buildIfUnavailable(options.box, boxArch, manifest, options.signal);
+  return { args, model, boxArch, cross };
 }

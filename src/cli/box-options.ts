@@ -41,9 +41,10 @@ export interface BoxSettings {
   shareBackend: ShareBackend;
 }
 
-export function addBoxOptions(command: Command): Command {
+/** `archMeaning`: what --arch names, the box's architecture (box shell) or the image's (boxbuild). */
+export function addBoxOptions(command: Command, archMeaning = 'box architecture'): Command {
   return command
-    .option('--arch <arch>', 'box architecture (x86_64, aarch64); default: this host')
+    .option('--arch <arch>', `${archMeaning} (x86_64, aarch64); default: this host's`)
     .option('--x86_64', 'same as --arch x86_64')
     .option('--aarch64', 'same as --arch aarch64')
     .option('--box-memory <size>', 'guest memory: 4G, 2048M (a bare number is GiB); default: the box\'s')
@@ -66,15 +67,21 @@ export function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
 }
 
-/** Validates the box options before anything boots. */
-export function parseBoxOptions(values: BoxOptionValues): BoxSettings {
+/** The architecture --arch, --x86_64 or --aarch64 asked for, if any; conflicting ones are a usage error. */
+export function requestedArch(values: Pick<BoxOptionValues, 'arch' | 'x86_64' | 'aarch64'>): Arch | undefined {
   const archFlags = [values.x86_64 && 'x86_64', values.aarch64 && 'aarch64', values.arch].filter(Boolean) as string[];
   if (new Set(archFlags.map(parseArch)).size > 1) throw new UsageError(`conflicting architectures: ${archFlags.join(', ')}`);
+  return archFlags[0] ? parseArch(archFlags[0]) : undefined;
+}
+
+/** Validates the box options before anything boots. */
+export function parseBoxOptions(values: BoxOptionValues): BoxSettings {
+  const arch = requestedArch(values);
   if (!['kvm', 'tcg', 'auto'].includes(values.accel)) {
     throw new UsageError(`--accel ${values.accel}: not an accelerator`, { hint: 'use kvm, tcg or auto' });
   }
   return {
-    arch: archFlags[0] ? parseArch(archFlags[0]) : hostArch(),
+    arch: arch ?? hostArch(),
     memoryMiB: values.boxMemory === undefined ? undefined : parseMemoryMiB(values.boxMemory),
     cpus: values.boxSmpCpus === undefined ? undefined : parseCount(values.boxSmpCpus, '--box-smp-cpus', 1, 64),
     accel: values.accel as Accel | 'auto',

@@ -6,7 +6,8 @@ import { formatBytes, formatDuration } from '../common/units.js';
 import { buildDisplay } from '../ui/build-events.js';
 import { checkBoxBuild } from './box-build-check.js';
 import { printBoxList } from './box-list.js';
-import { addBoxOptions, collect, parseBoxOptions, parseDiskSize, type BoxOptionValues } from './box-options.js';
+import { addBoxOptions, collect, parseBoxOptions, parseDiskSize, requestedArch, type BoxOptionValues } from './box-options.js';
+import { parseCrossChoice } from '../schedule/cross-method.js';
 import { cliState, runCommand } from './run-command.js';
 
 interface BoxbuildOptions extends BoxOptionValues {
@@ -15,6 +16,7 @@ interface BoxbuildOptions extends BoxOptionValues {
   json?: boolean;
   sharedPath: string[];
   boxDiskSize: string;
+  cross?: string;
 }
 
 export function registerBoxbuild(program: Command): void {
@@ -27,7 +29,9 @@ export function registerBoxbuild(program: Command): void {
       .option('--list-boxes', 'list the boxes of the catalog (as kiwi box list)')
       .option('--shared-path <dir>', 'also share this host directory, at the same path, e.g. a local repository (repeatable)', collect, [])
       .option('--box-disk-size <size>', 'size of the box\'s build cache disk (sparse; a bare number is GiB)', '32G')
+      .option('--cross <method>', 'for another architecture\'s image: vm (boot that arch\'s box) or binfmt (qemu-user in this host\'s box)')
       .option('--json', 'print one JSON result object on stdout at the end (with --list-boxes: the list)'),
+    'image (and box) architecture',
   )
     .addHelpText(
       'after',
@@ -38,6 +42,9 @@ export function registerBoxbuild(program: Command): void {
         '',
         'The description is shared read-only and the target dir read-write, each at its own path.',
         'The image is compressed on this machine after the box has built it.',
+        'An image for another architecture (--aarch64, or --target-arch aarch64 after --) is built',
+        'with --cross binfmt (default) in this host\'s box through qemu-user, or with --cross vm in',
+        'the aarch64 box under full emulation.',
         '',
         'Example:',
         '  kiwi boxbuild --box debian -- --description descriptions/debian-minimal --target-dir out/',
@@ -53,7 +60,7 @@ export function registerBoxbuild(program: Command): void {
           const diskSizeBytes = parseDiskSize(options.boxDiskSize);
           const [{ loadCatalog }, { cacheRoot }, { buildInBox }] = await Promise.all([import('../box/catalog.js'), import('../box/paths.js'), import('../schedule/box-build.js')]);
           const catalog = loadCatalog();
-          const { args, model } = await checkBoxBuild({ box: options.box, arch: settings.arch, buildArgv, catalog, signal });
+          const { args, model, boxArch } = await checkBoxBuild({ box: options.box, requestedArch: requestedArch(options), cross: parseCrossChoice(options.cross), buildArgv, catalog, signal });
           const display = buildDisplay(model.name, cliState.debug ? 'debug' : 'normal');
           const result = await display.track(
             buildInBox({
@@ -62,6 +69,7 @@ export function registerBoxbuild(program: Command): void {
                 catalog,
                 name: options.box,
                 ...settings,
+                arch: boxArch,
                 onNotice: (message) => process.stderr.write(`kiwi: ${message}\n`),
                 ...(settings.console ? { onConsole: (text: string) => process.stderr.write(text) } : {}),
               },

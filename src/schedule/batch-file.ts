@@ -6,6 +6,7 @@ import { ARCHES, type Arch } from '../common/arch.js';
 import { UsageError } from '../common/errors.js';
 import { formatZodIssues } from '../common/zod-issues.js';
 import type { ShareBackend } from '../vm/shares/share-types.js';
+import { CROSS_METHODS, type CrossMethod } from './cross-method.js';
 
 /**
  * A batch file (`kiwi batch FILE`): the builds to run, each with its box and build
@@ -14,6 +15,8 @@ import type { ShareBackend } from '../vm/shares/share-types.js';
  *   builds:
  *     - name: minimal                 # optional; default: the description's directory name
  *       box: debian                   # optional; default debian
+ *       arch: aarch64                 # optional: the image's arch (default: this host's)
+ *       cross: vm                     # optional, for a foreign arch: vm or binfmt
  *       description: descriptions/debian-minimal
  *       target-dir: out/minimal
  *       type: tbz                     # optional: --type
@@ -27,6 +30,7 @@ const buildEntrySchema = z.strictObject({
   name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'letters, digits, . _ - only').optional(),
   box: z.string().min(1).default('debian'),
   arch: z.enum(ARCHES).optional(),
+  cross: z.enum(CROSS_METHODS).optional(),
   description: z.string().min(1),
   'target-dir': z.string().min(1),
   type: z.string().min(1).optional(),
@@ -43,7 +47,10 @@ const batchFileSchema = z.strictObject({ builds: z.array(buildEntrySchema).min(1
 export interface BatchBuild {
   name: string;
   box: string;
+  /** The image's architecture (KIWI's --aarch64), if the entry names one. */
   arch: Arch | undefined;
+  /** How a foreign-arch image is built, if the entry chooses. */
+  cross: CrossMethod | undefined;
   /** BUILD ARGS: --description, --target-dir, --type, --profile..., then the entry's args. */
   buildArgs: string[];
   targetDir: string;
@@ -78,6 +85,7 @@ function resolveBatch(entries: z.infer<typeof buildEntrySchema>[], baseDir: stri
       name: entry.name ?? path.basename(description),
       box: entry.box,
       arch: entry.arch,
+      cross: entry.cross,
       buildArgs: [
         '--description', description,
         '--target-dir', targetDir,

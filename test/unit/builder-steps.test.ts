@@ -39,13 +39,19 @@ describe('bootstrap layer cache key', () => {
     expect(bootstrapKey({ ...base, excludeDocs: false })).not.toBe(bootstrapKey(base));
   });
   it('mmdebstrap runs in a private mount namespace with the sources, packages and doc excludes', () => {
-    const argv = mmdebstrapArgv(bootstrapInputs(load('debian-minimal')), '/c/root');
+    const argv = mmdebstrapArgv(bootstrapInputs(load('debian-minimal')), '/c/root', { foreign: false });
     expect(argv.slice(0, 9)).toEqual(['unshare', '--mount', '--propagation', 'private', '--', 'mmdebstrap', '--mode=root', '--variant=minbase', '--architectures=amd64']);
     expect(argv).toContain('--include=ca-certificates');
     expect(argv).toContain('--dpkgopt=path-exclude=/usr/share/doc/*');
     // The layer keeps its apt lists: the build's apt-get update then only revalidates them.
     expect(argv).toContain('--skip=cleanup/apt/lists');
     expect(argv.slice(-4)).toEqual(['bookworm', '/c/root', 'deb http://deb.debian.org/debian bookworm main', 'deb http://deb.debian.org/debian-security bookworm-security main']);
+    expect(argv).not.toContain('--skip=check/qemu');
+  });
+  it('a foreign arch skips mmdebstrap\'s arch-test check: the build has checked its binfmt entry', () => {
+    const argv = mmdebstrapArgv({ ...bootstrapInputs(load('debian-minimal')), arch: 'arm64' }, '/c/root', { foreign: true });
+    expect(argv).toContain('--architectures=arm64');
+    expect(argv).toContain('--skip=check/qemu');
   });
 });
 

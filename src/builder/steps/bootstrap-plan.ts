@@ -62,7 +62,7 @@ export const EXCLUDE_DOCS_DPKG_OPTIONS = [
  * own apt-get update over the same sources only revalidates them (the build's clean step
  * removes them from the image); no translations are fetched.
  */
-export function mmdebstrapArgv(inputs: BootstrapInputs, target: string): string[] {
+export function mmdebstrapArgv(inputs: BootstrapInputs, target: string, options: { foreign: boolean }): string[] {
   const suite = /^deb (?:\[[^\]]*\] )?\S+ (\S+)/.exec(inputs.sources[0] ?? '')?.[1] ?? 'stable';
   return [
     'unshare',
@@ -75,6 +75,9 @@ export function mmdebstrapArgv(inputs: BootstrapInputs, target: string): string[
     `--variant=${inputs.variant}`,
     `--architectures=${inputs.arch}`,
     '--skip=cleanup/apt/lists',
+    // A foreign arch runs through the binfmt entry the build checked (with F, so no emulator
+    // is copied into the root); mmdebstrap's own check would need arch-test.
+    ...(options.foreign ? ['--skip=check/qemu'] : []),
     '--aptopt=Acquire::Languages "none"',
     ...(inputs.packages.length > 0 ? [`--include=${inputs.packages.join(',')}`] : []),
     ...(inputs.recommends ? ['--aptopt=APT::Install-Recommends "true"'] : []),

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { hostArch } from '../../common/arch.js';
 import type { BuildLog } from '../build-log.js';
 import type { ImageModel } from '../description/model.js';
 import { bootstrapLayerPaths, type BuildCachePaths } from '../paths.js';
@@ -36,7 +37,7 @@ export async function ensureBootstrapLayer(model: ImageModel, cache: BuildCacheP
       fs.mkdirSync(temp, { recursive: true });
       try {
         const tempRoot = path.join(temp, 'root');
-        await runLogged(mmdebstrapArgv(inputs, tempRoot), { log, step: 'bootstrap', ...(signal ? { signal } : {}) });
+        await runLogged(mmdebstrapArgv(inputs, tempRoot, { foreign: model.arch !== hostArch() }), { log, step: 'bootstrap', ...(signal ? { signal } : {}) });
         fs.writeFileSync(path.join(temp, 'layer.json'), `${JSON.stringify({ key, inputs, createdAt: new Date().toISOString() }, null, 2)}\n`);
         fs.rmSync(layer.dir, { recursive: true, force: true });
         fs.renameSync(temp, layer.dir);

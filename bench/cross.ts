@@ -1,0 +1,78 @@
+/**
+ * bench/cross: the debian-minimal tbz built with `kiwi boxbuild` for aarch64 by each
+ * cross method (vm: the aarch64 box under full emulation; binfmt: the x86_64 box running
+ * arm64 programs through qemu-user) against the x86_64 build, in one run.
+ *
+ *   npm run build && KIWI_BOXED_CACHE_DIR=<box cache> npx tsx bench/cross.ts [--methods native,binfmt,vm] [--runs 1]
+ *
+ * Each method first gets one build whose bootstrap layer may be cold (reported as "first");
+ * the timed runs after it find the layer on the box's build cache disk, as a user's second
+ * build does. Wall time of the whole kiwi boxbuild process (boot, build, compress).
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { execa } from 'execa';
+
+const { values } = parseArgs({ options: { methods: { type: 'string', default: 'native,binfmt,vm' }, runs: { type: 'string', default: '1' } } });
+const methods = values.methods.split(',');
+const runs = Number(values.runs);
+const kiwi = path.resolve('bin/kiwi.js');
+const description = path.resolve('descriptions/debian-minimal');
+
+const METHOD_ARGS: Record<string, string[]> = {
+  native: [],
+  binfmt: ['--aarch64', '--cross', 'binfmt'],
+  vm: ['--aarch64', '--cross', 'vm'],
+};
+
+interface Run {
+  seconds: number;
+  bootstrap: string;
+}
+
+async function boxbuild(method: string): Promise<Run> {
+  const target = fs.mkdtempSync(path.join(os.tmpdir(), `kiwi-bench-cross-${method}-`));
+  try {
+    const started = performance.now();
+    const done = await execa(process.execPath, [kiwi, 'boxbuild', '--box', 'debian', '--no-update-check', '--json', ...METHOD_ARGS[method]!, '--', '--description', description, '--target-dir', target], {
+      reject: false,
+      env: { CI: '1' },
+    });
+    const seconds = (performance.now() - started) / 1000;
+    if (done.exitCode !== 0) throw new Error(`${method} build failed (exit ${done.exitCode}):\n${done.stderr.slice(-3000)}`);
+    const result = JSON.parse(done.stdout.trim().split('\n').pop()!) as { bootstrap: string; image: string };
+    const expectedArch = method === 'native' ? 'x86_64' : 'aarch64';
+    if (!path.basename(result.image).includes(`.${expectedArch}-`)) throw new Error(`${method} built ${result.image}, not an ${expectedArch} image`);
+    return { seconds, bootstrap: result.bootstrap };
+  } finally {
+    fs.rmSync(target, { recursive: true, force: true });
+  }
+}
+
+const median = (numbers: number[]) => [...numbers].sort((a, b) => a - b)[Math.floor(numbers.length / 2)]!;
+
+const rows: { method: string; first: Run; timed: number[] }[] = [];
+for (const method of methods) {
+  if (!METHOD_ARGS[method]) throw new Error(`unknown method ${method} (native, binfmt, vm)`);
+  const first = await boxbuild(method);
+  console.error(`${method}: first build ${first.seconds.toFixed(0)} s (bootstrap ${first.bootstrap})`);
+  const timed: number[] = [];
+  for (let run = 0; run < runs; run += 1) {
+    const again = await boxbuild(method);
+    if (again.bootstrap !== 'cached') throw new Error(`${method}: the bootstrap layer was not cached on the second build`);
+    timed.push(again.seconds);
+    console.error(`${method}: run ${run + 1} ${again.seconds.toFixed(0)} s`);
+  }
+  rows.push({ method, first, timed });
+}
+
+const native = rows.find((row) => row.method === 'native');
+console.log(`| method | first build (bootstrap) | warm build, median of ${runs} | × x86_64 warm |`);
+console.log('|---|---|---|---|');
+for (const row of rows) {
+  const warm = median(row.timed);
+  const ratio = native ? (warm / median(native.timed)).toFixed(2) : 'n/a';
+  console.log(`| ${row.method} | ${row.first.seconds.toFixed(0)} s (${row.first.bootstrap}) | ${warm.toFixed(0)} s | ${ratio}× |`);
+}

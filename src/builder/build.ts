@@ -6,6 +6,7 @@ import { ensureEmulation } from '../common/binfmt.js';
 import { EnvironmentError, UsageError } from '../common/errors.js';
 import { isAlive, processIdentity } from '../common/process-identity.js';
 import type { BuildEvent, RuntimeEventHandler } from '../protocol/events.js';
+import type { ResourceLimits } from '../runtime/spec.js';
 import { BuildLog } from './build-log.js';
 import type { ImageModel } from './description/model.js';
 import { resultNames } from './outputs/naming.js';
@@ -30,6 +31,10 @@ export interface BuildOptions {
   emit: RuntimeEventHandler;
   /** xz here (default), or deferred: the image is left a .tar for the host (a build in a box, where xz is emulated). */
   compression?: ArchiveCompression;
+  /** On a failed step, keep the root tree as it was at cache/failed-root (kiwi boxbuild --box-debug). */
+  keepFailedRoot?: boolean;
+  /** cgroup limits of the build's container (kiwi batch --pack: its share of the box). */
+  limits?: ResourceLimits;
   signal?: AbortSignal;
 }
 
@@ -66,7 +71,20 @@ export async function buildImage(options: BuildOptions): Promise<BuildResult> {
       log.emit({ type: 'log', level: 'info', message: `bootstrap layer ${found.key}: ${found.status}`, step: 'bootstrap' });
       return found;
     });
-    const peakMemoryBytes = await prepareRoot({ model, bootstrapRoot: layer.root, inputDir: build.input, aptArchives: cache.aptArchives, rootDir: build.root, log, ...(signal ? { signal } : {}) });
+    const peakMemoryBytes = await prepareRoot({
+      model,
+      bootstrapRoot: layer.root,
+      inputDir: build.input,
+      aptArchives: cache.aptArchives,
+      rootDir: build.root,
+      log,
+      ...(options.keepFailedRoot ? { keepFailedRoot: true } : {}),
+      ...(options.limits ? { limits: options.limits } : {}),
+      ...(signal ? { signal } : {}),
+    }).catch((error: unknown) => {
+      if (options.keepFailedRoot) keepFailedRoot(build.root, cache.failedRoot, log);
+      throw error;
+    });
     scrubRoot(build.root);
     const image = path.join(targetDir, names.image);
     const packagesFile = path.join(targetDir, names.packages);
@@ -112,6 +130,14 @@ export function checkBuildable(model: ImageModel): void {
   if (model.type.image === 'oem') {
     throw new UsageError('type oem (bootable disk) is not built by this version of kiwi', { hint: 'build tbz, oci or docker (--type)' });
   }
+}
+
+/** Moves a failed build's committed tree to where a debugging user finds it (replacing the last one). */
+function keepFailedRoot(root: string, failedRoot: string, log: BuildLog): void {
+  fs.rmSync(failedRoot, { recursive: true, force: true });
+  if (!fs.existsSync(root)) return;
+  fs.renameSync(root, failedRoot);
+  log.emit({ type: 'log', level: 'info', message: `the failed build's root tree is kept at ${failedRoot}` });
 }
 
 /** A new build directory with its owner written first, after removing those of dead builds. */

@@ -10,6 +10,7 @@ import path from 'node:path';
  *   <root>/bootstrap/.tmp-<key>-<r>/ a layer being made; renamed to <key> when complete
  *   <root>/apt/archives/             downloaded .deb files, shared by every build (bound into the container)
  *   <root>/builds/<id>/              one build: owner, input/ (scripts, /.kconfig), root/ (the image tree)
+ *   <root>/failed-root/              the last failed build's tree, when the build was asked to keep it
  *
  * <root> is $KIWI_BUILD_CACHE_DIR, else /var/cache/kiwi as root, else the user's cache.
  */
@@ -24,6 +25,7 @@ export interface BuildCachePaths {
   bootstrapDir: string;
   aptArchives: string;
   buildsDir: string;
+  failedRoot: string;
 }
 
 export function buildCachePaths(root: string): BuildCachePaths {
@@ -32,6 +34,7 @@ export function buildCachePaths(root: string): BuildCachePaths {
     bootstrapDir: path.join(root, 'bootstrap'),
     aptArchives: path.join(root, 'apt', 'archives'),
     buildsDir: path.join(root, 'builds'),
+    failedRoot: path.join(root, 'failed-root'),
   };
 }
 

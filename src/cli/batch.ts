@@ -3,6 +3,7 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { KiwiError, UsageError } from '../common/errors.js';
 import type { BatchEntry } from '../schedule/batch.js';
+import type { PackPlan } from '../schedule/resource-budget.js';
 import type { BatchBuild } from '../schedule/batch-file.js';
 import { checkBoxBuild } from './box-build-check.js';
 import { parseBoxOptions, parseDiskSize } from './box-options.js';
@@ -15,6 +16,7 @@ interface BatchOptions {
   updateCheck: boolean;
   accel: string;
   boxDiskSize: string;
+  pack?: boolean;
 }
 
 export function registerBatch(program: Command): void {
@@ -24,6 +26,7 @@ export function registerBatch(program: Command): void {
     .argument('<file>', 'batch file (YAML): builds: [{ description, target-dir, box, type, profiles, args, ... }]')
     .option('--jobs <n>', 'at most this many builds at once (default: what free memory and cores allow)')
     .option('--fail-fast', 'stop every build at the first failure')
+    .option('--pack', 'several builds in one VM (each in its own container with a share of its memory); --jobs: at most N per VM')
     .option('--json', 'print the outcome of every build as one JSON object on stdout')
     .option('--no-update-check', 'use the cached boxes as they are, without network')
     .option('--accel <accel>', 'kvm, tcg or auto (KVM when it really works)', 'auto')
@@ -42,13 +45,14 @@ export function registerBatch(program: Command): void {
         '      type: tbz                         # profiles: [P, ...]; args: [--add-package, vim]',
         '      box-memory: 2G                    # box-smp-cpus: 2; sharing: 9p|virtiofs|sshfs',
         '',
+        'Without --pack each build gets its own VM; with it, the builds of one box share a VM.',
         'Every build is checked before any box boots. Each build\'s full log is in its',
         'target dir (build/image-root.log). Exit code 1 if any build failed.',
       ].join('\n'),
     )
     .action((file: string, options: BatchOptions) =>
       runCommand(async (signal) => {
-        const [{ loadBatchFile }, { runBatch }, { concurrentBuilds }, { BuildProgress, summaryTable }] = await Promise.all([
+        const [{ loadBatchFile }, { runBatch }, { concurrentBuilds, planPacks }, { BuildProgress, summaryTable }] = await Promise.all([
           import('../schedule/batch-file.js'),
           import('../schedule/batch.js'),
           import('../schedule/resource-budget.js'),
@@ -57,17 +61,22 @@ export function registerBatch(program: Command): void {
         const builds = loadBatchFile(path.resolve(file));
         const entries = await prepareEntries(builds, options, signal);
         const jobs = options.jobs === undefined ? undefined : parseJobs(options.jobs);
+        const host = { availableMiB: os.freemem() / 1024 ** 2, cores: os.availableParallelism() };
+        const units = options.pack ? packedUnits(entries, planPacks({ ...host, jobs, builds: entries })) : entries.map((entry) => [entry]);
         const concurrency = concurrentBuilds({
-          availableMiB: os.freemem() / 1024 ** 2,
-          cores: os.availableParallelism(),
-          jobs,
-          vms: entries.map((entry) => ({ memoryMiB: entry.memoryMiB, cpus: entry.cpus })),
+          ...host,
+          jobs: options.pack ? undefined : jobs,
+          vms: units.map((unit) => ({ memoryMiB: unit[0]!.box.boot.memoryMiB ?? unit[0]!.memoryMiB, cpus: unit[0]!.box.boot.cpus ?? unit[0]!.cpus })),
         });
-        process.stderr.write(`kiwi: ${entries.length} builds, ${concurrency} at a time\n`);
+        process.stderr.write(
+          options.pack
+            ? `kiwi: ${entries.length} builds in ${units.length} VM${units.length === 1 ? '' : 's'} (${units.map((unit) => `${unit.length} builds, ${unit[0]!.box.boot.memoryMiB} MiB`).join('; ')}), ${concurrency} VM${concurrency === 1 ? '' : 's'} at a time\n`
+            : `kiwi: ${entries.length} builds, ${concurrency} at a time\n`,
+        );
         const progress = new BuildProgress(entries.map((entry) => entry.name));
         let outcomes;
         try {
-          outcomes = await runBatch(entries, {
+          outcomes = await runBatch(units, {
             concurrency,
             failFast: Boolean(options.failFast),
             onEvent: (name, event) => progress.onEvent(name, event),
@@ -97,8 +106,25 @@ export function registerBatch(program: Command): void {
     );
 }
 
+/** A checked build with what packing needs: which builds may share a VM, and its own VM's size. */
+type CheckedEntry = BatchEntry & { key: string; memoryMiB: number; cpus: number };
+
+/** The VMs of --pack: each plan's builds, the VM sized by the plan and each build held to its share. */
+function packedUnits(entries: CheckedEntry[], plans: PackPlan[]): CheckedEntry[][] {
+  return plans.map((plan) =>
+    plan.builds.map((index) => {
+      const entry = entries[index]!;
+      return {
+        ...entry,
+        box: { ...entry.box, boot: { ...entry.box.boot, memoryMiB: plan.memoryMiB, cpus: plan.cpus } },
+        build: { ...entry.build, memoryMaxBytes: plan.memoryMaxMiB * 1024 ** 2 },
+      };
+    }),
+  );
+}
+
 /** Checks every build as kiwi boxbuild would (arguments, description, box) before any VM starts. */
-async function prepareEntries(builds: BatchBuild[], options: BatchOptions, signal: AbortSignal): Promise<(BatchEntry & { memoryMiB: number; cpus: number })[]> {
+async function prepareEntries(builds: BatchBuild[], options: BatchOptions, signal: AbortSignal): Promise<(CheckedEntry)[]> {
   const [{ loadCatalog }, { cacheRoot }, { readCurrent }] = await Promise.all([
     import('../box/catalog.js'),
     import('../box/paths.js'),
@@ -106,7 +132,7 @@ async function prepareEntries(builds: BatchBuild[], options: BatchOptions, signa
   ]);
   const catalog = loadCatalog();
   const root = cacheRoot();
-  const entries: (BatchEntry & { memoryMiB: number; cpus: number })[] = [];
+  const entries: (CheckedEntry)[] = [];
   for (const build of builds) {
     try {
       const settings = parseBoxOptions({
@@ -121,15 +147,11 @@ async function prepareEntries(builds: BatchBuild[], options: BatchOptions, signa
       const cached = await readCurrent(root, build.box, boxArch);
       entries.push({
         name: build.name,
+        key: [build.box, boxArch, settings.accel, settings.shareBackend].join('/'),
         memoryMiB: settings.memoryMiB ?? cached?.manifest.memoryMiB ?? 2048,
         cpus: settings.cpus ?? cached?.manifest.cpus ?? 2,
-        job: {
-          boot: { cacheRoot: root, catalog, name: build.box, ...settings, arch: boxArch },
-          args,
-          model,
-          sharedPaths: [],
-          diskSizeBytes: parseDiskSize(options.boxDiskSize),
-        },
+        box: { boot: { cacheRoot: root, catalog, name: build.box, ...settings, arch: boxArch }, diskSizeBytes: parseDiskSize(options.boxDiskSize) },
+        build: { args, model, sharedPaths: [] },
       });
     } catch (error) {
       if (error instanceof KiwiError) error.message = `build ${build.name}: ${error.message}`;

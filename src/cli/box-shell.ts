@@ -4,6 +4,7 @@ import { shellQuote } from '../common/shell-quote.js';
 import type { RunningBox } from '../vm/boot-box.js';
 import { buildIfUnavailable } from './box-first-use.js';
 import { addBoxOptions, parseBoxOptions, type BoxOptionValues } from './box-options.js';
+import { interactiveShell } from './interactive-shell.js';
 import { cliState, runCommand } from './run-command.js';
 
 export function registerBoxShell(box: Command): void {
@@ -43,7 +44,7 @@ export function registerBoxShell(box: Command): void {
             `kiwi: ${name} ready in ${((Date.now() - started) / 1000).toFixed(1)}s (${running.accel}; QEMU started at ${(qemuStarted / 1000).toFixed(2)}s, SSH ready at ${(sshReady / 1000).toFixed(2)}s)\n`,
           );
         }
-        return command.length > 0 ? await runInBox(running, command) : await interactiveShell(running);
+        return command.length > 0 ? await runInBox(running, command) : await interactiveShell(running.session);
       } finally {
         signal.removeEventListener('abort', onAbort);
         await running.shutdown();
@@ -57,22 +58,4 @@ async function runInBox(running: RunningBox, command: string[]): Promise<number>
   // A command killed by a signal exits like a shell reports it: 128 + signal number.
   const signal = result.signal ? os.constants.signals[`SIG${result.signal.replace(/^SIG/, '')}` as NodeJS.Signals] : undefined;
   return result.exitCode ?? 128 + (signal ?? 1);
-}
-
-async function interactiveShell(running: RunningBox): Promise<number> {
-  const stdin = process.stdin;
-  const pty = stdin.isTTY ? { rows: process.stdout.rows ?? 24, cols: process.stdout.columns ?? 80, term: process.env.TERM ?? 'xterm' } : undefined;
-  if (stdin.isTTY) stdin.setRawMode(true);
-  try {
-    const result = await running.session.exec('exec /bin/bash -l 2>/dev/null || exec /bin/sh -l', {
-      stdout: process.stdout,
-      stderr: process.stderr,
-      stdin,
-      ...(pty ? { pty } : {}),
-    });
-    return result.exitCode ?? 1;
-  } finally {
-    if (stdin.isTTY) stdin.setRawMode(false);
-    stdin.pause();
-  }
 }

@@ -5,6 +5,7 @@ import { parseBuildArgs, toLoadOptions } from '../builder/build-args.js';
 import { buildImage } from '../builder/build.js';
 import { loadImageModel } from '../builder/description/load.js';
 import { buildCacheRoot } from '../builder/paths.js';
+import { parseBoxBuildArgv } from './box-build-command.js';
 import { runContainer } from './container.js';
 import { Reporter } from './reporter.js';
 import { parseContainerSpec } from './spec-json.js';
@@ -13,8 +14,10 @@ import { parseContainerSpec } from './spec-json.js';
  * The in-box runtime: the one file the host bundles and uploads into a box at each build
  * (dist/box-runtime.mjs), run there as root by the box's Node:
  *
- *   box-runtime.mjs build BUILD ARGS     an image build, the image left uncompressed
- *                                        for the host (xz under emulation is the slow part)
+ *   box-runtime.mjs build [OPTIONS] BUILD ARGS
+ *                                        an image build, the image left uncompressed for
+ *                                        the host (xz under emulation is the slow part);
+ *                                        options in box-build-command.ts
  *   box-runtime.mjs run SPEC_JSON        one container (kiwi run --box)
  *
  * It speaks only the event protocol: one JSON object per line on stdout, the last one the
@@ -33,9 +36,19 @@ async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   try {
     if (command === 'build') {
-      const args = parseBuildArgs(rest, { cwd: process.cwd(), hostArch: hostArch() });
+      const { options, buildArgv } = parseBoxBuildArgv(rest);
+      const args = parseBuildArgs(buildArgv, { cwd: process.cwd(), hostArch: hostArch() });
       const model = loadImageModel(toLoadOptions(args));
-      const result = await buildImage({ model, targetDir: args.targetDir, cacheRoot: buildCacheRoot(), emit, compression: 'deferred', signal: controller.signal });
+      const result = await buildImage({
+        model,
+        targetDir: args.targetDir,
+        cacheRoot: buildCacheRoot(),
+        emit,
+        compression: 'deferred',
+        keepFailedRoot: options.keepFailedRoot,
+        ...(options.memoryMaxBytes !== undefined ? { limits: { memoryBytes: options.memoryMaxBytes } } : {}),
+        signal: controller.signal,
+      });
       emit(result);
       return 0;
     }

@@ -88,7 +88,7 @@ export async function runContainer(spec: ContainerSpec, options: RunContainerOpt
     const killedBy = describeKill(spec, usage);
     if (killedBy) result.killedBy = killedBy;
     if (spec.commitDir) {
-      if (outcome.exitCode === 0) {
+      if (outcome.exitCode === 0 || spec.commitOnFailure) {
         const dest = spec.commitDir;
         await reporter.step('commit', `save the merged root to ${dest}`, async () => {
           fs.mkdirSync(dest, { recursive: true });

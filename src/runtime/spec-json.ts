@@ -20,6 +20,7 @@ const containerSpecSchema = z.strictObject({
   hostname: z.string().min(1),
   binds: z.array(z.strictObject({ source: absolute, target: absolute, readOnly: z.boolean() })),
   commitDir: absolute.optional(),
+  commitOnFailure: z.boolean().optional(),
   workdir: absolute,
 });
 

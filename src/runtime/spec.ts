@@ -16,6 +16,8 @@ export interface ContainerSpec {
   binds: BindMount[];
   /** Where to save the merged root after a successful run, if anywhere. */
   commitDir?: string;
+  /** Save it after a failed run too (to debug what the command left). */
+  commitOnFailure?: boolean;
   /** Working directory inside the container. */
   workdir: string;
 }

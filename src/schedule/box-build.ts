@@ -2,97 +2,162 @@ import fs from 'node:fs';
 import { buildArgsToArgv, type BuildArgs } from '../builder/build-args.js';
 import type { ImageModel } from '../builder/description/model.js';
 import { resultNames } from '../builder/outputs/naming.js';
+import { buildCachePaths } from '../builder/paths.js';
 import { BuildFailedError } from '../common/errors.js';
+import { shellQuote } from '../common/shell-quote.js';
 import { formatDuration } from '../common/units.js';
-import type { BuildEvent, RuntimeEventHandler } from '../protocol/events.js';
+import type { BuildEvent, RuntimeEvent, RuntimeEventHandler } from '../protocol/events.js';
+import { boxBuildArgv } from '../runtime/box-build-command.js';
 import { bootBox, type BootOptions, type RunningBox } from '../vm/boot-box.js';
-import { acquireBuildCacheDisk, mountBuildCacheScript, unmountBuildCacheScript } from '../vm/build-cache-disk.js';
-import { boxBuildShares } from './same-path-shares.js';
+import { acquireBuildCacheDisk, BOX_BUILD_CACHE_DIR, mountBuildCacheScript, unmountBuildCacheScript } from '../vm/build-cache-disk.js';
 import { runBoxRuntime, uploadRuntime } from './box-runtime-client.js';
 import { compressDeferredImage, removeBuildLeftovers } from './finish-image.js';
 import { runtimeBundlePath } from './runtime-bundle.js';
+import { boxBuildShares } from './same-path-shares.js';
 
-export interface BoxBuildJob {
-  /** The box to boot and how; `shares` are the user's own (--share), added to the build's. */
-  boot: Omit<BootOptions, 'dataDisks' | 'signal'>;
+/** Where the in-box runtime keeps a failed build's tree for --box-debug (on the build cache disk). */
+const BOX_FAILED_ROOT = buildCachePaths(BOX_BUILD_CACHE_DIR).failedRoot;
+
+/** One build for a box: what it builds and where its events go. */
+export interface BoxBuild {
   /** The build arguments, checked on the host; paths absolute. */
   args: BuildArgs;
   /** The description loaded on the host (validation before boot, result names). */
   model: ImageModel;
   /** --shared-path directories, absolute. */
   sharedPaths: string[];
-  /** Size of the build cache disk (sparse: it takes only what the builds use). */
-  diskSizeBytes: number;
   /** Every event of the build: the host's own steps (box, compress) and the box runtime's. */
   emit: RuntimeEventHandler;
+  /** memory.max of the build's container: its share of a box it is packed into with others. */
+  memoryMaxBytes?: number;
+}
+
+/** One or more builds in one VM of a box. */
+export interface BoxPackJob {
+  /** The box to boot and how; `shares` are the user's own (--share), added to the builds'. */
+  boot: Omit<BootOptions, 'dataDisks' | 'signal'>;
+  builds: BoxBuild[];
+  /** Size of the build cache disk (sparse: it takes only what the builds use). */
+  diskSizeBytes: number;
+  /**
+   * --box-debug: called once the builds have ended, built or failed, while the box still runs
+   * with its shares and build cache mounted (a failed build's tree kept at `failedRoot`).
+   */
+  debugBox?: (box: RunningBox, outcome: { failed: boolean; failedRoot: string }) => Promise<void>;
   signal?: AbortSignal;
 }
 
-/**
- * One `kiwi boxbuild`: boot the box with the description (read-only) and the target dir
- * shared at their host paths and the build cache disk attached, upload the runtime, build
- * in the box, power it off, then compress the image on the host. On failure or interrupt
- * the VM is stopped and the target dir keeps only its earlier contents and the build log.
- */
+/** One `kiwi boxbuild`: a pack of one build. */
+export type BoxBuildJob = Omit<BoxPackJob, 'builds'> & Omit<BoxBuild, 'memoryMaxBytes'>;
+
 export async function buildInBox(job: BoxBuildJob): Promise<BuildEvent> {
-  const { args, emit, signal } = job;
+  const { args, model, sharedPaths, emit, ...pack } = job;
+  const [outcome] = await buildPackInBox({ ...pack, builds: [{ args, model, sharedPaths, emit }] });
+  if (outcome!.status === 'rejected') throw outcome!.reason;
+  return outcome!.value;
+}
+
+/**
+ * Boots the box with every build's description (read-only) and target dir shared at their
+ * host paths and the build cache disk attached, uploads the runtime, runs the builds in the
+ * box at once (each in its own container and cgroup), powers the box off, then compresses
+ * each image on the host. Each build settles on its own: one failing leaves the others be.
+ * If the box itself fails (boot, interrupt), every build fails with it. A failed build's
+ * target dir keeps only its earlier contents and the build log.
+ */
+export async function buildPackInBox(job: BoxPackJob): Promise<PromiseSettledResult<BuildEvent>[]> {
+  const { builds, signal } = job;
   const started = Date.now();
-  const repositoryPaths = job.model.repositories.flatMap((repo) => (repo.localPath ? [repo.localPath] : []));
-  const shares = [...boxBuildShares({ descriptionDir: args.descriptionDir, targetDir: args.targetDir, sharedPaths: job.sharedPaths, repositoryPaths }), ...(job.boot.shares ?? [])];
-  fs.mkdirSync(args.targetDir, { recursive: true });
-  const names = resultNames(job.model, false);
-  // What a killed earlier run of this build left half-written (its own cleanup never ran).
-  removeBuildLeftovers(args.targetDir, names);
-  const step = hostStep(emit);
+  const shares = [...boxBuildShares(...builds.map(shareInput)), ...(job.boot.shares ?? [])];
+  const names = builds.map((build) => resultNames(build.model, false));
+  builds.forEach((build, index) => {
+    fs.mkdirSync(build.args.targetDir, { recursive: true });
+    // What a killed earlier run of this build left half-written (its own cleanup never ran).
+    removeBuildLeftovers(build.args.targetDir, names[index]!);
+  });
+  const boxStep = hostStep((event) => builds.forEach((build) => build.emit(event)));
   const disk = await acquireBuildCacheDisk({ cacheRoot: job.boot.cacheRoot, name: job.boot.name, arch: job.boot.arch, sizeBytes: job.diskSizeBytes, ...(signal ? { signal } : {}) });
   let running: RunningBox | undefined;
-  // The cache learns from a build that ran to its end (failed or not) with its disk cleanly unmounted.
+  // The cache learns from builds that ran to their end (failed or not) with its disk cleanly unmounted.
   let saveCache = false;
   const stopOnAbort = (): void => void running?.shutdown().catch(() => undefined);
   signal?.addEventListener('abort', stopOnAbort, { once: true });
   try {
-    running = await step('box', `booting ${job.boot.name} (${job.boot.arch}, ${job.boot.shareBackend ?? '9p'} shares)`, () =>
+    const description = builds.length === 1 ? '' : `, ${builds.length} builds`;
+    running = await boxStep('box', `booting ${job.boot.name} (${job.boot.arch}, ${job.boot.shareBackend ?? '9p'} shares${description})`, () =>
       bootBox({ ...job.boot, shares, dataDisks: [{ file: disk.file }], ...(signal ? { signal } : {}) }),
     );
     const box = running;
-    await step('upload', 'build cache disk and in-box runtime', async () => {
+    await boxStep('upload', 'build cache disk and in-box runtime', async () => {
       const mounted = await box.session.exec(mountBuildCacheScript('/dev/vdb'));
       if (mounted.exitCode !== 0) throw new BuildFailedError(`preparing the build cache disk in the box failed (exit ${mounted.exitCode})`);
       await uploadRuntime(box.session, runtimeBundlePath());
     });
-    const ran = await runBoxRuntime(box.session, ['build', ...buildArgsToArgv(args)], emit).then(
-      (last) => ({ last }),
-      (error: unknown) => ({ error }),
+    const ran = await Promise.allSettled(
+      builds.map((build) =>
+        runBoxRuntime(box.session, boxBuildArgv({ keepFailedRoot: Boolean(job.debugBox), memoryMaxBytes: build.memoryMaxBytes }, buildArgsToArgv(build.args)), build.emit),
+      ),
     );
     signal?.throwIfAborted();
+    if (job.debugBox && box.machine.isAlive()) {
+      await job.debugBox(box, { failed: ran.some((outcome) => outcome.status === 'rejected'), failedRoot: BOX_FAILED_ROOT });
+      // Not for the build cache disk: the next build would only remove it.
+      await box.session.exec(`rm -rf ${shellQuote([BOX_FAILED_ROOT])}`);
+    }
     if (box.machine.isAlive()) saveCache = (await box.session.exec(unmountBuildCacheScript())).exitCode === 0;
     await box.shutdown();
-    if ('error' in ran) throw ran.error;
-    const last = ran.last;
-    if (last.type !== 'build') throw new BuildFailedError(`the box runtime ended with a ${last.type} event instead of a build result`);
-    const finished = await step('compress', `${names.image} (xz -T0 on this machine)`, () => compressDeferredImage(last, signal));
-    // The whole boxbuild's time (kiwi.result.json keeps the build's own, in the box).
-    return { ...finished, seconds: Math.round((Date.now() - started) / 100) / 10 };
+    const outcomes: PromiseSettledResult<BuildEvent>[] = [];
+    for (const [index, build] of builds.entries()) {
+      const finished = await finishBuild(build, ran[index]!, names[index]!.image, started, signal).then(
+        (value) => ({ status: 'fulfilled' as const, value }),
+        (reason: unknown) => ({ status: 'rejected' as const, reason }),
+      );
+      if (finished.status === 'rejected') removeBuildLeftovers(build.args.targetDir, names[index]!);
+      outcomes.push(finished);
+    }
+    signal?.throwIfAborted();
+    return outcomes;
   } catch (error) {
     await running?.shutdown().catch(() => undefined);
-    removeBuildLeftovers(args.targetDir, names);
+    builds.forEach((build, index) => removeBuildLeftovers(build.args.targetDir, names[index]!));
     throw signal?.aborted ? signal.reason : error;
   } finally {
     signal?.removeEventListener('abort', stopOnAbort);
     await running?.shutdown().catch(() => undefined);
     const saved = await disk.release(saveCache && !signal?.aborted);
-    if (saveCache && !saved) emit({ type: 'log', level: 'info', message: `the box's build cache was not updated: another build of ${job.boot.name} used or changed it meanwhile` });
+    if (saveCache && !saved) {
+      for (const build of builds) build.emit({ type: 'log', level: 'info', message: `the box's build cache was not updated: another build of ${job.boot.name} used or changed it meanwhile` });
+    }
   }
 }
 
-/** Steps the host runs around the box's build, reported as the box's own steps are. */
+function shareInput(build: BoxBuild) {
+  return {
+    descriptionDir: build.args.descriptionDir,
+    targetDir: build.args.targetDir,
+    sharedPaths: build.sharedPaths,
+    repositoryPaths: build.model.repositories.flatMap((repo) => (repo.localPath ? [repo.localPath] : [])),
+  };
+}
+
+/** A build's runtime outcome made final: its image compressed on the host, or its failure. */
+async function finishBuild(build: BoxBuild, ran: PromiseSettledResult<RuntimeEvent>, imageName: string, started: number, signal?: AbortSignal): Promise<BuildEvent> {
+  if (ran.status === 'rejected') throw ran.reason;
+  const last = ran.value;
+  if (last.type !== 'build') throw new BuildFailedError(`the box runtime ended with a ${last.type} event instead of a build result`);
+  const finished = await hostStep(build.emit)('compress', `${imageName} (xz -T0 on this machine)`, () => compressDeferredImage(last, signal));
+  // The whole boxbuild's time (kiwi.result.json keeps the build's own, in the box).
+  return { ...finished, seconds: Math.round((Date.now() - started) / 100) / 10 };
+}
+
+/** Steps the host runs around the box's builds, reported as the box's own steps are. */
 function hostStep(emit: RuntimeEventHandler) {
   return async <T>(id: string, message: string, work: () => Promise<T>): Promise<T> => {
-    const started = Date.now();
+    const stepStarted = Date.now();
     emit({ type: 'step', id, state: 'start', message });
     try {
       const result = await work();
-      emit({ type: 'step', id, state: 'done', message: formatDuration((Date.now() - started) / 1000) });
+      emit({ type: 'step', id, state: 'done', message: formatDuration((Date.now() - stepStarted) / 1000) });
       return result;
     } catch (error) {
       emit({ type: 'step', id, state: 'failed', message: error instanceof Error ? error.message.split('\n')[0] : String(error) });

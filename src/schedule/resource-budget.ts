@@ -28,3 +28,54 @@ export function concurrentBuilds(input: BudgetInput): number {
   const byCpu = Math.floor((input.cores * VCPUS_PER_CORE) / largestCpus);
   return Math.max(1, Math.min(input.jobs ?? Infinity, byMemory, byCpu, input.vms.length));
 }
+
+/** What the box itself uses beside the builds (kernel, sshd, page cache floor), in MiB. */
+export const BOX_BASE_MIB = 256;
+/** Per build, outside its container: the in-box runtime (Node) and mmdebstrap, in MiB. */
+export const RUNTIME_MIB = 128;
+
+export interface PackInput {
+  /** Builds that may share a VM have the same key (box, arch, accelerator, sharing). */
+  key: string;
+  memoryMiB: number;
+  cpus: number;
+}
+
+export interface PackPlan {
+  /** Indices into the input, one array per VM, in input order. */
+  builds: number[];
+  /** The VM's guest memory and vCPUs. */
+  memoryMiB: number;
+  cpus: number;
+  /** memory.max of each build's container: its equal share of what the box leaves. */
+  memoryMaxMiB: number;
+}
+
+/**
+ * kiwi batch --pack: builds that may share a VM go into one, at most `jobs` to a VM (all of
+ * them without --jobs). The VM gets its builds' memory together, as far as the host's free
+ * memory holds it, and their vCPUs up to two per host core; each build's container is held
+ * to an equal share of the memory (memory.max). CPU needs no cap: sibling cgroups share it
+ * equally by default (cpu.weight) and an idle build's share goes to the busy ones.
+ */
+export function planPacks(input: { builds: PackInput[]; availableMiB: number; cores: number; jobs: number | undefined }): PackPlan[] {
+  const groups = new Map<string, number[]>();
+  input.builds.forEach((build, index) => groups.set(build.key, [...(groups.get(build.key) ?? []), index]));
+  const size = input.jobs ?? Infinity;
+  const plans: PackPlan[] = [];
+  for (const members of groups.values()) {
+    for (let start = 0; start < members.length; start += size) {
+      const builds = members.slice(start, start + size);
+      const wanted = builds.reduce((sum, index) => sum + input.builds[index]!.memoryMiB, 0);
+      const largest = Math.max(...builds.map((index) => input.builds[index]!.memoryMiB));
+      const memoryMiB = Math.max(largest, Math.min(wanted, Math.floor(input.availableMiB - HOST_RESERVE_MIB - QEMU_OVERHEAD_MIB)));
+      const cpus = Math.min(
+        builds.reduce((sum, index) => sum + input.builds[index]!.cpus, 0),
+        Math.max(input.cores * VCPUS_PER_CORE, ...builds.map((index) => input.builds[index]!.cpus)),
+      );
+      const memoryMaxMiB = Math.floor((memoryMiB - BOX_BASE_MIB - RUNTIME_MIB * builds.length) / builds.length);
+      plans.push({ builds, memoryMiB, cpus, memoryMaxMiB });
+    }
+  }
+  return plans;
+}

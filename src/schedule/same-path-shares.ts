@@ -30,17 +30,20 @@ export interface BuildShareInput {
 }
 
 /**
- * The shares of one boxbuild: the description and its local repositories read-only (those
- * inside the description, this://, come with it), the target dir and --shared-path writable.
+ * The shares of a boxbuild, or of the builds packed into one box: each description and its
+ * local repositories read-only (those inside the description, this://, come with it), each
+ * target dir and --shared-path writable.
  */
-export function boxBuildShares(input: BuildShareInput): Share[] {
+export function boxBuildShares(...inputs: BuildShareInput[]): Share[] {
   const inside = (dir: string, parent: string) => dir === parent || dir.startsWith(`${parent}/`);
-  return samePathShares([
-    { dir: input.descriptionDir, readOnly: true },
-    ...input.repositoryPaths.filter((dir) => !inside(dir, input.descriptionDir)).map((dir) => ({ dir, readOnly: true })),
-    { dir: input.targetDir, readOnly: false },
-    ...input.sharedPaths.map((dir) => ({ dir, readOnly: false })),
-  ]);
+  return samePathShares(
+    inputs.flatMap((input) => [
+      { dir: input.descriptionDir, readOnly: true },
+      ...input.repositoryPaths.filter((dir) => !inside(dir, input.descriptionDir)).map((dir) => ({ dir, readOnly: true })),
+      { dir: input.targetDir, readOnly: false },
+      ...input.sharedPaths.map((dir) => ({ dir, readOnly: false })),
+    ]),
+  );
 }
 
 /**

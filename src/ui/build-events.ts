@@ -27,8 +27,9 @@ export interface BuildDisplay {
   track<T>(build: Promise<T>): Promise<T>;
 }
 
-export function buildDisplay(name: string, mode: 'normal' | 'debug'): BuildDisplay {
-  if (mode === 'debug' || !isInteractive()) return { emit: renderBuild(mode), track: (build) => build };
+/** `live: false` keeps to plain lines on a terminal too (something else will use it). */
+export function buildDisplay(name: string, mode: 'normal' | 'debug', options: { live?: boolean } = {}): BuildDisplay {
+  if (mode === 'debug' || options.live === false || !isInteractive()) return { emit: renderBuild(mode), track: (build) => build };
   const progress = new BuildProgress([name]);
   progress.started(name);
   const started = Date.now();

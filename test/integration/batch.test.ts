@@ -73,6 +73,40 @@ describe.skipIf(!canRun)('kiwi batch (debian box, TCG)', () => {
     expect([...fs.readdirSync(path.join(CACHE_DISK, 'overlays')), ...fs.readdirSync(path.join(CACHE_DISK, 'users'))]).toEqual([]);
   });
 
+  it('--pack: two builds and a failing one in one VM, each in its own container held to its share of memory', { timeout: 40 * 60_000 }, async () => {
+    const work = tempDir('kiwi-batch-pack-');
+    const runtime = tempDir('kiwi-rt-');
+    const batch = path.join(work, 'batch.yaml');
+    // The failing config.sh reports the memory.max of its container's cgroup (the box's cgroup v2).
+    const broken = slimDescription('debian-minimal', '#!/bin/bash\ncgroup=$(cut -d: -f3 /proc/self/cgroup)\necho "limit $(cat /sys/fs/cgroup$cgroup/memory.max)"\nexit 4\n');
+    fs.writeFileSync(
+      batch,
+      [
+        'builds:',
+        `  - {name: rootfs, description: ${slimDescription('debian-minimal')}, target-dir: out/rootfs}`,
+        `  - {name: broken, description: ${broken}, target-dir: out/broken}`,
+        `  - {name: container, description: ${slimDescription('debian-container')}, target-dir: out/container}`,
+      ].join('\n'),
+    );
+    const done = await runKiwi(['batch', batch, '--pack', '--no-update-check', '--json'], { env: { KIWI_BOXED_CACHE_DIR: TEST_BOX_CACHE, XDG_RUNTIME_DIR: runtime } });
+    const stderr = String(done.stderr);
+    expect(done.exitCode, stderr).toBe(1);
+    expect(stderr).toMatch(/kiwi: 3 builds in 1 VM \(3 builds, \d+ MiB\), 1 VM at a time/);
+    // One VM booted, its host steps reported to each build.
+    expect(stderr.match(/booting debian \(x86_64, 9p shares, 3 builds\)/g)?.length).toBeGreaterThanOrEqual(1);
+    const result = JSON.parse(String(done.stdout)) as { builds: { name: string; status: string; result?: { image: string } }[] };
+    expect(result.builds.map((build) => [build.name, build.status])).toEqual([['rootfs', 'built'], ['broken', 'failed'], ['container', 'built']]);
+    expect(String((await execa('tar', ['-tJf', result.builds[0]!.result!.image])).stdout).split('\n')).toContain('./etc/motd');
+    expect(JSON.parse(String((await execa('skopeo', ['inspect', `oci-archive:${result.builds[2]!.result!.image}`])).stdout)).Architecture).toBe('amd64');
+    const limit = /limit (\d+)/.exec(fs.readFileSync(path.join(work, 'out/broken/build/image-root.log'), 'utf8'))?.[1];
+    expect(Number(limit)).toBeGreaterThan(256 * 1024 ** 2);
+    expect(Number(limit)).toBeLessThan(4 * 1024 ** 3);
+    expect(fs.readdirSync(path.join(work, 'out/broken'))).toEqual(['build']);
+    expect(processesUnder(runtime, /^(qemu-system|\/usr\/lib\/qemu\/virtiofsd)/)).toEqual([]);
+    expect(fs.readdirSync(path.join(runtime, 'kiwi', 'vms'))).toEqual([]);
+    expect([...fs.readdirSync(path.join(CACHE_DISK, 'overlays')), ...fs.readdirSync(path.join(CACHE_DISK, 'users'))]).toEqual([]);
+  });
+
   it('checks every build of the file before any box boots (exit 2, the build named)', async () => {
     const work = tempDir('kiwi-batch-bad-');
     const batch = path.join(work, 'batch.yaml');

@@ -42,6 +42,18 @@ function leftovers(env: Record<string, string>): string[] {
   ];
 }
 
+/** debian-minimal without its image packages (faster), and a config.sh that fails. */
+function failingDescription(): string {
+  const description = tempDir('kiwi-boxbuild-fail-desc-');
+  const source = path.join(REPO, 'descriptions/debian-minimal');
+  fs.writeFileSync(
+    path.join(description, 'config.kiwi'),
+    fs.readFileSync(path.join(source, 'config.kiwi'), 'utf8').replace(/<packages type="image">[\s\S]*?<\/packages>/, ''),
+  );
+  fs.writeFileSync(path.join(description, 'config.sh'), '#!/bin/bash\necho "setting up the image"\necho "no such service" >&2\nexit 3\n');
+  return description;
+}
+
 describe.skipIf(!canRun)('kiwi boxbuild (debian box, TCG)', () => {
   /** The tbz the second test builds; kiwi run --box runs in it. */
   let builtImage: string | undefined;
@@ -59,12 +71,16 @@ describe.skipIf(!canRun)('kiwi boxbuild (debian box, TCG)', () => {
       boxbuild(['--description', path.join(REPO, 'descriptions/no-such'), '--target-dir', target], env),
       boxbuild(['--description', path.join(REPO, 'descriptions/debian-minimal'), '--target-dir', '/usr/lib/out'], env),
       runKiwi(['boxbuild', '--', '--description', 'x', '--target-dir', 'y'], { env }).then((done) => ({ exitCode: done.exitCode, stderr: String(done.stderr) })),
+      boxbuild(['--description', path.join(REPO, 'descriptions/debian-minimal'), '--target-dir', target], env, ['--box-debug']),
+      boxbuild(['--description', path.join(REPO, 'descriptions/debian-minimal'), '--target-dir', target, '--target-arch', 'x86_64'], env, ['--aarch64']),
     ]);
-    expect(cases.map((done) => done.exitCode)).toEqual([2, 2, 2, 2]);
+    expect(cases.map((done) => done.exitCode)).toEqual([2, 2, 2, 2, 2, 2]);
     expect(cases[0]!.stderr).toMatch(/--type: "iso" is not a type kiwi builds/);
     expect(cases[1]!.stderr).toMatch(/no-such/);
     expect(cases[2]!.stderr).toMatch(/\/usr\/lib\/out cannot be shared into the box at the same path/);
     expect(cases[3]!.stderr).toMatch(/error: no box given/);
+    expect(cases[4]!.stderr).toMatch(/--box-debug opens a shell in the box and needs a terminal/);
+    expect(cases[5]!.stderr).toMatch(/--aarch64 and --target-arch x86_64 disagree/);
     expect(Date.now() - started).toBeLessThan(20_000);
     expect(fs.existsSync(path.join(env.XDG_RUNTIME_DIR!, 'kiwi', 'vms'))).toBe(false);
   });
@@ -136,14 +152,7 @@ describe.skipIf(!canRun)('kiwi boxbuild (debian box, TCG)', () => {
   });
 
   it('two kiwi boxbuild processes at once: an OCI build that skopeo reads (virtiofs, cached bootstrap layer) and a failing config.sh (exit 1, the step, the log)', { timeout: BUILD_TIMEOUT }, async () => {
-    const description = tempDir('kiwi-boxbuild-fail-desc-');
-    const source = path.join(REPO, 'descriptions/debian-minimal');
-    // debian-minimal without its image packages (faster), and a config.sh that fails.
-    fs.writeFileSync(
-      path.join(description, 'config.kiwi'),
-      fs.readFileSync(path.join(source, 'config.kiwi'), 'utf8').replace(/<packages type="image">[\s\S]*?<\/packages>/, ''),
-    );
-    fs.writeFileSync(path.join(description, 'config.sh'), '#!/bin/bash\necho "setting up the image"\necho "no such service" >&2\nexit 3\n');
+    const description = failingDescription();
     const failTarget = tempDir('kiwi-boxbuild-fail-');
     fs.writeFileSync(path.join(failTarget, 'notes.txt'), 'keep me');
     const ociTarget = tempDir('kiwi-boxbuild-oci-');
@@ -171,5 +180,23 @@ describe.skipIf(!canRun)('kiwi boxbuild (debian box, TCG)', () => {
     const config = JSON.parse(String((await execa('skopeo', ['inspect', '--config', `oci-archive:${image}`])).stdout));
     expect(config.config.Cmd).toEqual(['/bin/bash']);
     expect(leftovers(oci.env)).toEqual([]);
+  });
+
+  it('--box-debug: after a failed build a shell in the box sees the failed root tree and the log; then exit 1 and nothing left', { timeout: BUILD_TIMEOUT }, async () => {
+    const description = failingDescription();
+    const target = tempDir('kiwi-boxbuild-debug-');
+    const env = boxEnv();
+    // script(1) gives kiwi a terminal; the shell reads these lines from it once it opens.
+    const command = [process.execPath, KIWI_BIN, 'boxbuild', '--box', 'debian', '--no-update-check', '--box-debug', '--', '--description', description, '--target-dir', target].map((word) => `'${word}'`).join(' ');
+    const shellInput = 'test -x "$KIWI_FAILED_ROOT/usr/bin/bash" && echo "kept: $(cat "$KIWI_FAILED_ROOT/etc/debian_version" | cut -c1-2)"; grep -c "no such service" "$KIWI_BUILD_LOG" | sed "s/^/failure lines in the log: /"\nexit\n';
+    const done = await execa('script', ['-qfec', command, '/dev/null'], { input: shellInput, reject: false, env: { ...env, CI: '1', TERM: 'dumb' } });
+    const output = String(done.stdout);
+    expect(done.exitCode, output).toBe(1);
+    expect(output).toMatch(/--box-debug: the build failed; a shell in the box follows/);
+    expect(output).toMatch(/kept: 12/);
+    // Patterns the echoed input cannot match: only the shell's output has the values.
+    expect(output).toMatch(/failure lines in the log: [1-9]/);
+    expect(output).toMatch(/kiwi: config failed/);
+    expect(leftovers(env)).toEqual([]);
   });
 });

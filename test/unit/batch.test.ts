@@ -4,10 +4,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { BuildFailedError, UsageError } from '../../src/common/errors.js';
 import type { BuildEvent } from '../../src/protocol/events.js';
-import { runBatch, type BatchEntry } from '../../src/schedule/batch.js';
+import { runBatch, type BatchEntry, type BatchUnit } from '../../src/schedule/batch.js';
 import { loadBatchFile } from '../../src/schedule/batch-file.js';
-import type { BoxBuildJob } from '../../src/schedule/box-build.js';
-import { concurrentBuilds } from '../../src/schedule/resource-budget.js';
+import type { BoxBuild, BoxPackJob } from '../../src/schedule/box-build.js';
+import { concurrentBuilds, planPacks } from '../../src/schedule/resource-budget.js';
 import { summaryTable } from '../../src/ui/build-progress.js';
 import { tempDir } from '../fixtures/temp-dir.js';
 
@@ -60,33 +60,61 @@ describe('resource budget', () => {
   });
 });
 
+describe('packing builds into VMs (--pack)', () => {
+  const build = (key: string, memoryMiB = 2048, cpus = 2) => ({ key, memoryMiB, cpus });
+
+  it('puts the builds of one box into one VM sized for all of them, each held to an equal share of memory', () => {
+    const plans = planPacks({ builds: [build('debian/x86_64'), build('debian/x86_64'), build('debian/aarch64'), build('debian/x86_64')], availableMiB: 24_000, cores: 2, jobs: undefined });
+    expect(plans).toEqual([
+      // 3 × 2048 MiB; vCPUs: 3 × 2, at most 2 per core; (6144 - 256 - 3 × 128) / 3.
+      { builds: [0, 1, 3], memoryMiB: 6144, cpus: 4, memoryMaxMiB: 1834 },
+      { builds: [2], memoryMiB: 2048, cpus: 2, memoryMaxMiB: 1664 },
+    ]);
+  });
+
+  it('--jobs caps the builds per VM; a small host caps the VM\'s memory (never below one build\'s)', () => {
+    const four = [build('k'), build('k'), build('k'), build('k')];
+    expect(planPacks({ builds: four, availableMiB: 24_000, cores: 8, jobs: 2 }).map((plan) => plan.builds)).toEqual([[0, 1], [2, 3]]);
+    // (5000 - 1024 reserve - 256 QEMU) = 3720 MiB for four builds.
+    expect(planPacks({ builds: four, availableMiB: 5000, cores: 8, jobs: undefined })[0]).toMatchObject({ memoryMiB: 3720, cpus: 8, memoryMaxMiB: 738 });
+    expect(planPacks({ builds: four, availableMiB: 1000, cores: 1, jobs: undefined })[0]!.memoryMiB).toBe(2048);
+  });
+});
+
 describe('batch runner', () => {
-  const entry = (name: string): BatchEntry => ({ name, job: { args: { targetDir: `/out/${name}` } } as unknown as BatchEntry['job'] });
+  const entry = (name: string): BatchEntry => ({ name, box: {} as BatchEntry['box'], build: { args: { targetDir: `/out/${name}` } } as unknown as BatchEntry['build'] });
+  const single = (names: string[]): BatchUnit[] => names.map((name) => [entry(name)]);
   const built = (name: string): BuildEvent => ({ type: 'build', image: `/out/${name}/i.tar.xz`, packages: '', result: '', log: '', sizeBytes: 1, seconds: 1, bootstrap: 'cached', peakMemoryBytes: null });
 
   /** A fake build: takes `ms`, fails when the target dir says so, and counts how many run at once. */
   function fakeBuilds(ms: number) {
     let running = 0;
     const seen = { most: 0, order: [] as string[] };
-    const runBuild = async (job: BoxBuildJob): Promise<BuildEvent> => {
-      const name = path.basename(job.args.targetDir);
+    const runBuild = async (build: BoxBuild, signal: AbortSignal): Promise<BuildEvent> => {
+      const name = path.basename(build.args.targetDir);
       seen.order.push(name);
       running += 1;
       seen.most = Math.max(seen.most, running);
       try {
-        await sleep(name.startsWith('fail') ? ms / 2 : ms, undefined, { signal: job.signal });
+        await sleep(name.startsWith('fail') ? ms / 2 : ms, undefined, { signal });
         if (name.startsWith('fail')) throw new BuildFailedError(`config.sh of ${name} failed`);
         return built(name);
       } finally {
         running -= 1;
       }
     };
-    return { runBuild, seen };
+    // Like buildPackInBox: each build settles on its own; an interrupt rejects the whole VM.
+    const runPack = async (job: BoxPackJob): Promise<PromiseSettledResult<BuildEvent>[]> => {
+      const settled = await Promise.allSettled(job.builds.map((build) => runBuild(build, job.signal!)));
+      job.signal?.throwIfAborted();
+      return settled;
+    };
+    return { runPack, seen };
   }
 
   it('runs at most `concurrency` builds at once, in order; a failure does not stop the others', async () => {
-    const { runBuild, seen } = fakeBuilds(40);
-    const outcomes = await runBatch(['a', 'fail-b', 'c', 'd'].map(entry), { concurrency: 2, failFast: false, onEvent: () => undefined, runBuild });
+    const { runPack, seen } = fakeBuilds(40);
+    const outcomes = await runBatch(single(['a', 'fail-b', 'c', 'd']), { concurrency: 2, failFast: false, onEvent: () => undefined, runPack });
     expect(seen.most).toBe(2);
     expect(seen.order).toEqual(['a', 'fail-b', 'c', 'd']);
     expect(outcomes.map((outcome) => outcome.status)).toEqual(['built', 'failed', 'built', 'built']);
@@ -94,19 +122,43 @@ describe('batch runner', () => {
   });
 
   it('with fail-fast stops the running builds and skips the rest at the first failure', async () => {
-    const { runBuild, seen } = fakeBuilds(200);
-    const outcomes = await runBatch(['a', 'fail-b', 'c', 'd'].map(entry), { concurrency: 2, failFast: true, onEvent: () => undefined, runBuild });
+    const { runPack, seen } = fakeBuilds(200);
+    const outcomes = await runBatch(single(['a', 'fail-b', 'c', 'd']), { concurrency: 2, failFast: true, onEvent: () => undefined, runPack });
     expect(outcomes.map((outcome) => outcome.status)).toEqual(['skipped', 'failed', 'skipped', 'skipped']);
     expect(seen.order).toEqual(['a', 'fail-b']);
   });
 
   it('on interrupt stops every build, waits for them, and rejects with the interrupt', async () => {
-    const { runBuild } = fakeBuilds(5_000);
+    const { runPack } = fakeBuilds(5_000);
     const controller = new AbortController();
     setTimeout(() => controller.abort(new Error('interrupted by SIGINT')), 50);
     const started = Date.now();
-    await expect(runBatch(['a', 'b', 'c'].map(entry), { concurrency: 2, failFast: false, onEvent: () => undefined, runBuild, signal: controller.signal })).rejects.toThrow('interrupted by SIGINT');
+    await expect(runBatch(single(['a', 'b', 'c']), { concurrency: 2, failFast: false, onEvent: () => undefined, runPack, signal: controller.signal })).rejects.toThrow('interrupted by SIGINT');
     expect(Date.now() - started).toBeLessThan(2_000);
+  });
+
+  it('a pack runs its builds in one VM; one failing there leaves the others built', async () => {
+    const { runPack, seen } = fakeBuilds(40);
+    const vms: string[][] = [];
+    const counting = (job: BoxPackJob) => {
+      vms.push(job.builds.map((build) => path.basename(build.args.targetDir)));
+      return runPack(job);
+    };
+    const outcomes = await runBatch([[entry('a'), entry('fail-b'), entry('c')], [entry('d')]], { concurrency: 1, failFast: false, onEvent: () => undefined, runPack: counting });
+    expect(vms).toEqual([['a', 'fail-b', 'c'], ['d']]);
+    expect(seen.most).toBe(3);
+    expect(outcomes.map((outcome) => [outcome.name, outcome.status])).toEqual([['a', 'built'], ['fail-b', 'failed'], ['c', 'built'], ['d', 'built']]);
+  });
+
+  it('a VM that fails as a whole (boot) fails every build packed into it', async () => {
+    const runPack = async (): Promise<PromiseSettledResult<BuildEvent>[]> => {
+      throw new UsageError('box debian has no aarch64 build');
+    };
+    const outcomes = await runBatch([[entry('a'), entry('b')]], { concurrency: 1, failFast: false, onEvent: () => undefined, runPack });
+    expect(outcomes.map((outcome) => outcome.error)).toEqual([
+      { message: 'box debian has no aarch64 build', exitCode: 2 },
+      { message: 'box debian has no aarch64 build', exitCode: 2 },
+    ]);
   });
 
   it('prints a summary table with one row per build', () => {

@@ -11,10 +11,21 @@ import type { RuntimeEvent } from '../../src/protocol/events.js';
 import { boxBuildShares, containerShares } from '../../src/schedule/same-path-shares.js';
 import { compressDeferredImage, removeBuildLeftovers } from '../../src/schedule/finish-image.js';
 import { runtimeBundlePath } from '../../src/schedule/runtime-bundle.js';
+import { boxBuildArgv, parseBoxBuildArgv } from '../../src/runtime/box-build-command.js';
 import { parseContainerSpec } from '../../src/runtime/spec-json.js';
 import { tempDir } from '../fixtures/temp-dir.js';
 
 const model = { name: 'debian-minimal', arch: 'x86_64', preferences: { version: '1.0.0' }, type: { image: 'tbz' } } as never;
+
+describe('the in-box runtime\'s build command', () => {
+  it('carries its own options before the BUILD ARGS, and reads them back', () => {
+    const argv = boxBuildArgv({ keepFailedRoot: true, memoryMaxBytes: 1536 * 1024 ** 2 }, ['--description', '/d', '--target-dir', '/t']);
+    expect(argv).toEqual(['build', '--keep-failed-root', '--memory-max', '1610612736', '--description', '/d', '--target-dir', '/t']);
+    expect(parseBoxBuildArgv(argv.slice(1))).toEqual({ options: { keepFailedRoot: true, memoryMaxBytes: 1610612736 }, buildArgv: ['--description', '/d', '--target-dir', '/t'] });
+    expect(parseBoxBuildArgv(['--description', '/d'])).toEqual({ options: { keepFailedRoot: false, memoryMaxBytes: undefined }, buildArgv: ['--description', '/d'] });
+    expect(() => parseBoxBuildArgv(['--memory-max', '1G'])).toThrow('--memory-max "1G" is not a number of bytes');
+  });
+});
 
 describe('boxbuild shares', () => {
   it('shares the description read-only and the target dir writable, each at its host path, parents first', () => {
@@ -32,6 +43,18 @@ describe('boxbuild shares', () => {
       ['/srv/debs', true],
       ['/home/u/desc', true],
       ['/home/u/out', false],
+    ]);
+  });
+
+  it('builds packed into one box share one description once and each their own target dir', () => {
+    const shares = boxBuildShares(
+      { descriptionDir: '/work/d', targetDir: '/work/out/a', sharedPaths: [], repositoryPaths: [] },
+      { descriptionDir: '/work/d', targetDir: '/work/out/b', sharedPaths: [], repositoryPaths: [] },
+    );
+    expect(shares.map((share) => [share.guestDir, share.readOnly])).toEqual([
+      ['/work/d', true],
+      ['/work/out/a', false],
+      ['/work/out/b', false],
     ]);
   });
 

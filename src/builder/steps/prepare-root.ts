@@ -4,7 +4,7 @@ import { formatDuration } from '../../common/units.js';
 import type { RuntimeEvent } from '../../protocol/events.js';
 import { runContainer } from '../../runtime/container.js';
 import { Reporter } from '../../runtime/reporter.js';
-import type { BindMount, ContainerSpec } from '../../runtime/spec.js';
+import type { BindMount, ContainerSpec, ResourceLimits } from '../../runtime/spec.js';
 import type { BuildLog } from '../build-log.js';
 import { BuildStepError } from '../build-error.js';
 import type { ImageModel } from '../description/model.js';
@@ -24,6 +24,10 @@ export interface PrepareRootOptions {
   aptArchives: string;
   /** Where the finished root tree is committed (must not exist yet). */
   rootDir: string;
+  /** Commit the tree to rootDir even when a step fails, to debug it. */
+  keepFailedRoot?: boolean;
+  /** cgroup limits of the build's container (a build packed with others in one box). */
+  limits?: ResourceLimits;
   log: BuildLog;
   signal?: AbortSignal;
 }
@@ -62,11 +66,12 @@ export async function prepareRoot(options: PrepareRootOptions): Promise<number |
   const spec: ContainerSpec = {
     root: { kind: 'dir', path: options.bootstrapRoot },
     argv: ['/bin/bash', `${CONTAINER_INPUT}/driver.sh`],
-    limits: {},
+    limits: options.limits ?? {},
     network: 'box',
     hostname: model.name.slice(0, 63),
     binds,
     commitDir: options.rootDir,
+    ...(options.keepFailedRoot ? { commitOnFailure: true } : {}),
     workdir: '/',
   };
   const tracker = new StepTracker(log);

@@ -15,7 +15,7 @@ import { writeContainerArchive } from './outputs/oci-archive.js';
 import { dpkgQueryArgv, formatPackageList } from './outputs/packages-list.js';
 import { kiwiResultJson, type KiwiResultJson } from './outputs/result-file.js';
 import { writeRootArchive } from './outputs/tbz.js';
-import { writeFileAtomic } from './outputs/write-atomic.js';
+import { processGone, removeTempFiles, writeFileAtomic } from './outputs/write-atomic.js';
 import { buildCachePaths, buildDirPaths, type BuildCachePaths } from './paths.js';
 import { ensureBootstrapLayer } from './steps/bootstrap.js';
 import { prepareRoot } from './steps/prepare-root.js';
@@ -57,6 +57,8 @@ export async function buildImage(options: BuildOptions): Promise<BuildResult> {
   const started = Date.now();
   const names = resultNames(model, compression === 'xz');
   fs.mkdirSync(targetDir, { recursive: true });
+  // What a killed earlier build of this image left half-written (its own cleanup never ran).
+  removeTempFiles([names.image, names.packages, names.result].map((name) => path.join(targetDir, name)), processGone);
   const log = new BuildLog(path.join(targetDir, names.log), options.emit);
   const cache = buildCachePaths(options.cacheRoot);
   const build = createBuildDir(cache);

@@ -4,7 +4,7 @@ import { execa } from 'execa';
 import { BuildFailedError } from '../common/errors.js';
 import { compressedName, type ResultNames } from '../builder/outputs/naming.js';
 import type { KiwiResultJson } from '../builder/outputs/result-file.js';
-import { tempNameFor, writeFileAtomic } from '../builder/outputs/write-atomic.js';
+import { removeTempFiles, tempNameFor, writeFileAtomic } from '../builder/outputs/write-atomic.js';
 import type { BuildEvent } from '../protocol/events.js';
 
 /**
@@ -45,17 +45,8 @@ export async function compressDeferredImage(result: BuildEvent, signal?: AbortSi
 export function removeBuildLeftovers(targetDir: string, names: ResultNames): void {
   const uncompressed = path.join(targetDir, names.image);
   const results = [uncompressed, path.join(targetDir, compressedName(names.image)), path.join(targetDir, names.packages), path.join(targetDir, names.result)];
-  const tempPrefixes = results.map((file) => tempNameFor(file).replace(/\.\d+\.tmp$/, '.'));
-  let entries: string[] = [];
-  try {
-    entries = fs.readdirSync(targetDir);
-  } catch {
-    return;
-  }
-  for (const name of entries) {
-    const file = path.join(targetDir, name);
-    if (tempPrefixes.some((prefix) => file.startsWith(prefix) && /^\d+\.tmp$/.test(file.slice(prefix.length)))) fs.rmSync(file, { force: true });
-  }
+  // Whatever pid wrote them: the box that did is gone.
+  removeTempFiles(results, () => true);
   if (uncompressed.endsWith('.tar') && fs.existsSync(uncompressed)) {
     fs.rmSync(uncompressed, { force: true });
     const resultFile = path.join(targetDir, names.result);

@@ -1,9 +1,13 @@
+import fs from 'node:fs';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { ContainerConfig } from '../../src/builder/description/model.js';
 import { resultNames } from '../../src/builder/outputs/naming.js';
 import { creationTime, DEFAULT_PATH, imageReferences, ociImageConfig } from '../../src/builder/outputs/oci-config.js';
 import { dpkgQueryArgv, formatPackageList } from '../../src/builder/outputs/packages-list.js';
 import { rootTarArgv, xzPipeArgv } from '../../src/builder/outputs/root-tar.js';
+import { processGone, removeTempFiles } from '../../src/builder/outputs/write-atomic.js';
+import { tempDir } from '../fixtures/temp-dir.js';
 
 const model = (image: 'tbz' | 'oci' | 'docker') => ({ name: 'debian-minimal', arch: 'x86_64' as const, preferences: { version: '1.0.0' }, type: { image } });
 
@@ -120,5 +124,17 @@ describe('root archive commands', () => {
   });
   it('compresses with xz on all cores through a pipefail pipe', () => {
     expect(xzPipeArgv(['tar', 'x'], '/out/f.tmp')).toEqual(['bash', '-o', 'pipefail', '-c', '"${@:2}" | xz -T0 -c > "$1"', 'kiwi-xz', '/out/f.tmp', 'tar', 'x']);
+  });
+});
+
+describe('temporary result files of a killed build', () => {
+  it('are removed when their writer is gone; a live writer\'s and other files stay', () => {
+    const dir = tempDir();
+    const image = path.join(dir, 'm.x86_64-1.0.0.tar.xz');
+    for (const name of ['.m.x86_64-1.0.0.tar.xz.111.tmp', '.m.x86_64-1.0.0.tar.xz.222.tmp', '.m.x86_64-1.0.0.tar.xz.x.tmp', 'notes.txt', '.other.111.tmp']) fs.writeFileSync(path.join(dir, name), '');
+    removeTempFiles([image], (pid) => pid === 111);
+    expect(fs.readdirSync(dir).sort()).toEqual(['.m.x86_64-1.0.0.tar.xz.222.tmp', '.m.x86_64-1.0.0.tar.xz.x.tmp', '.other.111.tmp', 'notes.txt']);
+    expect(processGone(process.pid)).toBe(false);
+    expect(processGone(2 ** 22 + 1)).toBe(true);
   });
 });

@@ -143,7 +143,7 @@ async function prepareEntries(builds: BatchBuild[], options: BatchOptions, signa
         ...(build.boxCpus !== undefined ? { boxSmpCpus: String(build.boxCpus) } : {}),
         ...(build.sharing === 'virtiofs' ? { virtiofsSharing: true } : build.sharing === 'sshfs' ? { sshfsSharing: true } : {}),
       });
-      const { args, model, boxArch } = await checkBoxBuild({ box: build.box, requestedArch: build.arch, cross: build.cross ?? 'auto', buildArgv: build.buildArgs, catalog, signal });
+      const { args, model, boxArch } = await checkBoxBuild({ box: build.box, requestedArch: build.arch, cross: build.cross ?? 'auto', accel: settings.accel, buildArgv: build.buildArgs, catalog, signal });
       const cached = await readCurrent(root, build.box, boxArch);
       entries.push({
         name: build.name,

@@ -3,6 +3,8 @@ import type { ImageModel } from '../builder/description/model.js';
 import type { Catalog } from '../box/catalog.js';
 import { hostArch, type Arch } from '../common/arch.js';
 import { UsageError } from '../common/errors.js';
+import { lastProbedAccel } from '../vm/accel-cache.js';
+import type { Accel } from '../vm/vm-spec.js';
 import { buildIfUnavailable } from './box-first-use.js';
 import { boxArchFor, type CrossChoice, type CrossMethod } from '../schedule/cross-method.js';
 
@@ -25,6 +27,8 @@ export async function checkBoxBuild(options: {
   /** --arch, --x86_64 or --aarch64: KIWI's way of naming the image's (and box's) arch. */
   requestedArch: Arch | undefined;
   cross: CrossChoice;
+  /** --accel: kvm or tcg decide the default cross method; auto asks the last KVM probe. */
+  accel: Accel | 'auto';
   buildArgv: string[];
   catalog: Catalog;
   signal: AbortSignal;
@@ -41,7 +45,8 @@ export async function checkBoxBuild(options: {
   }
   const model = loadImageModel(toLoadOptions(args));
   checkBuildable(model);
-  const { boxArch, cross } = boxArchFor(args.targetArch, hostArch(), options.cross);
+  const hostBoxKvm = options.accel === 'auto' ? await lastProbedAccel().then((accel) => (accel === undefined ? undefined : accel === 'kvm')) : options.accel === 'kvm';
+  const { boxArch, cross } = boxArchFor(args.targetArch, hostArch(), options.cross, hostBoxKvm);
   const { manifest } = resolveBox(options.catalog, options.box, boxArch);
   await buildIfUnavailable(options.box, boxArch, manifest, options.signal);
   return { args, model, boxArch, cross };

@@ -48,8 +48,8 @@ export function registerBoxbuild(program: Command): void {
         'The description is shared read-only and the target dir read-write, each at its own path.',
         'The image is compressed on this machine after the box has built it.',
         'An image for another architecture (--aarch64, or --target-arch aarch64 after --) is built',
-        'with --cross binfmt (default) in this host\'s box through qemu-user, or with --cross vm in',
-        'the aarch64 box under full emulation.',
+        'with --cross binfmt in this host\'s box through qemu-user, or with --cross vm in the aarch64',
+        'box under full emulation. Default: binfmt when KVM runs this host\'s box, else vm.',
         '',
         'Example:',
         '  kiwi boxbuild --box debian -- --description descriptions/debian-minimal --target-dir out/',
@@ -68,7 +68,7 @@ export function registerBoxbuild(program: Command): void {
           }
           const [{ loadCatalog }, { cacheRoot }, { buildInBox }] = await Promise.all([import('../box/catalog.js'), import('../box/paths.js'), import('../schedule/box-build.js')]);
           const catalog = loadCatalog();
-          const { args, model, boxArch } = await checkBoxBuild({ box: options.box, requestedArch: requestedArch(options), cross: parseCrossChoice(options.cross), buildArgv, catalog, signal });
+          const { args, model, boxArch } = await checkBoxBuild({ box: options.box, requestedArch: requestedArch(options), cross: parseCrossChoice(options.cross), accel: settings.accel, buildArgv, catalog, signal });
           // A live task list would draw over the debug shell: plain lines then.
           const display = buildDisplay(model.name, cliState.debug ? 'debug' : 'normal', { live: !options.boxDebug });
           const result = await display.track(

@@ -18,6 +18,8 @@ export interface BoxOptionValues {
   machine?: string;
   cpu?: string;
   updateCheck: boolean;
+  /** commander's --no-snapshot: false when given. */
+  snapshot?: boolean;
   boxConsole?: boolean;
   /** Repeated --share HOSTDIR:GUESTDIR[:ro]. */
   share?: string[];
@@ -36,6 +38,8 @@ export interface BoxSettings {
   machine: string | undefined;
   cpu: string | undefined;
   updateCheck: boolean;
+  /** --no-snapshot: the box's root-disk changes kept for the next --no-snapshot VM. */
+  persistent: boolean;
   console: boolean;
   shares: Share[];
   shareBackend: ShareBackend;
@@ -55,6 +59,7 @@ export function addBoxOptions(command: Command, archMeaning = 'box architecture'
     .option('--machine <type>', 'QEMU machine type instead of the default (q35, virt)')
     .option('--cpu <model>', 'QEMU CPU model instead of the default (host under KVM, max under TCG)')
     .option('--no-update-check', 'use the cached box as it is, without network')
+    .option('--no-snapshot', 'keep the box\'s root disk changes for the next --no-snapshot run (one such VM at a time)')
     .option('--box-console', 'show the box\'s serial console while it boots')
     .option('--share <hostdir:guestdir[:ro]>', 'share a host directory into the box (repeatable; :ro refuses writes)', collect, [])
     .option('--9p-sharing', 'share directories with virtio-9p (default)')
@@ -90,6 +95,7 @@ export function parseBoxOptions(values: BoxOptionValues): BoxSettings {
     machine: values.machine,
     cpu: values.cpu,
     updateCheck: values.updateCheck,
+    persistent: values.snapshot === false,
     console: Boolean(values.boxConsole),
     shares: (values.share ?? []).map((text) => parseShareArg(text)),
     shareBackend: parseShareBackend(values),

@@ -12,6 +12,7 @@ import { UsageError } from '../common/errors.js';
 import { generateVmKeys } from '../transport/ssh-keys.js';
 import { SshSession } from '../transport/ssh-session.js';
 import { cachedProbe } from './accel-cache.js';
+import { acquirePersistentRoot } from './persistent-root.js';
 import { chooseAccel, probeKvm, type AccelProbeResult } from './accel-probe.js';
 import { freeLoopbackPort } from './free-port.js';
 import { Machine, VmError } from './machine.js';
@@ -43,6 +44,8 @@ export interface BootOptions {
   shareBackend?: ShareBackend;
   /** Writable disks after the root disk (/dev/vdb, ...), e.g. the build cache disk. */
   dataDisks?: DataDisk[];
+  /** --no-snapshot: keep the root disk's changes for the next such VM (persistent-root.ts). */
+  persistent?: boolean;
   /** Time from QEMU start to SSH ready, in ms. */
   timeoutMs: number;
   onEvent?: FetchEventHandler;
@@ -98,7 +101,14 @@ export async function bootBox(options: BootOptions): Promise<RunningBox> {
     const keys = generateVmKeys(`kiwi-${workdir.id}`);
     await fs.writeFile(workdir.hostKeyFile, keys.host.privateKey, { mode: 0o600 });
     await fs.writeFile(workdir.authorizedKeysFile, `${keys.client.publicKey}\n`);
-    await createOverlay(files.disk, workdir.overlay);
+    let overlay = workdir.overlay;
+    if (options.persistent) {
+      const kept = await acquirePersistentRoot({ cacheRoot: options.cacheRoot, name: options.name, arch: options.arch, baseDisk: files.disk, createOverlay, ...(options.onNotice ? { onNotice: options.onNotice } : {}) });
+      cleanup.push('release kept root disk', () => kept.release());
+      overlay = kept.overlay;
+    } else {
+      await createOverlay(files.disk, workdir.overlay);
+    }
     // Share daemons (virtiofsd) start before QEMU and are pushed below it: they stop after it.
     const shareBackend = options.shareBackend ?? '9p';
     if (options.shares?.length && !box.manifest.shares.includes(shareBackend)) {
@@ -114,7 +124,7 @@ export async function bootBox(options: BootOptions): Promise<RunningBox> {
       kernel: files.kernel,
       ...(files.initrd ? { initrd: files.initrd } : {}),
       cmdline: box.manifest.cmdline,
-      disk: { base: files.disk, overlay: workdir.overlay },
+      disk: { base: files.disk, overlay },
       ...(options.dataDisks?.length ? { dataDisks: options.dataDisks } : {}),
       sshPort: options.sshPort ?? (await freeLoopbackPort()),
       fwCfg: [

@@ -26,8 +26,8 @@ function vmDirs(env: Record<string, string>): string[] {
 }
 
 /** `kiwi box shell` running a command that sleeps, once that command has started in the box. */
-async function startSleepingShell(env: Record<string, string>): Promise<{ child: ResultPromise<{ reject: false }> }> {
-  const child = execa(process.execPath, [KIWI_BIN, 'box', 'shell', 'debian', '--no-update-check', '--', 'sh', '-c', 'echo started; sleep 300'], {
+async function startSleepingShell(env: Record<string, string>, flags: string[] = []): Promise<{ child: ResultPromise<{ reject: false }> }> {
+  const child = execa(process.execPath, [KIWI_BIN, 'box', 'shell', 'debian', '--no-update-check', ...flags, '--', 'sh', '-c', 'echo started; sleep 300'], {
     env: { CI: '1', ...env },
     reject: false,
   });
@@ -62,6 +62,25 @@ describe.skipIf(!canRun)('kiwi box shell (debian box, TCG)', () => {
     expect(failing.stdout).toBe('to-stdout');
     expect(failing.stderr).toContain('to-stderr');
     expect(qemuProcessesUnder(env.XDG_RUNTIME_DIR!)).toEqual([]);
+    expect(vmDirs(env)).toEqual([]);
+  });
+
+  it('--no-snapshot keeps the root disk\'s changes for the next --no-snapshot VM only', { timeout: 5 * 60_000 }, async () => {
+    const env = shellEnv();
+    const shell = (flags: string[], command: string) => runKiwi(['box', 'shell', 'debian', '--no-update-check', ...flags, '--', 'sh', '-c', command], { env });
+    const marker = `kept-${process.pid}-${Date.now()}`;
+    const wrote = await shell(['--no-snapshot'], `echo ${marker} > /root/kept.txt`);
+    expect(wrote.exitCode, String(wrote.stderr)).toBe(0);
+    const [kept, pristine] = await Promise.all([shell(['--no-snapshot'], 'cat /root/kept.txt'), shell([], 'cat /root/kept.txt 2>/dev/null || echo absent')]);
+    expect(String(kept.stdout).trim()).toBe(marker);
+    expect(String(pristine.stdout).trim()).toBe('absent');
+    // One --no-snapshot VM at a time: a second one while the first runs is refused.
+    const { child } = await startSleepingShell(env, ['--no-snapshot']);
+    const second = await shell(['--no-snapshot'], 'true');
+    expect(second.exitCode).toBe(3);
+    expect(String(second.stderr)).toMatch(/another --no-snapshot VM of debian \(x86_64\) is running/);
+    child.kill('SIGINT');
+    await child;
     expect(vmDirs(env)).toEqual([]);
   });
 

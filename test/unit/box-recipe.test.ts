@@ -7,7 +7,7 @@ import { initramfsEntries } from '../../src/box/recipe/initramfs.js';
 import { mmdebstrapArgs } from '../../src/box/recipe/mmdebstrap.js';
 import { loadRecipe, parseRecipe, resolveArchRecipe, type ArchRecipe } from '../../src/box/recipe/recipe.js';
 import { rootFsSize } from '../../src/box/recipe/root-disk.js';
-import { parseBinfmtLine, removeMatching } from '../../src/box/recipe/root-tree.js';
+import { removeMatching } from '../../src/box/recipe/root-tree.js';
 import { tempDir } from '../fixtures/box-fixture.js';
 
 const dirs: string[] = [];
@@ -101,15 +101,6 @@ describe('stage keys', () => {
 });
 
 describe('root tree and disk helpers', () => {
-  it('parses binfmt registrations into name and interpreter', () => {
-    expect(parseBinfmtLine(':qemu-aarch64:M::\\x7fELF:\\xff\\xff:/usr/libexec/qemu-binfmt/aarch64-binfmt-P:OPF')).toEqual({
-      name: 'qemu-aarch64',
-      interpreter: '/usr/libexec/qemu-binfmt/aarch64-binfmt-P',
-    });
-    expect(parseBinfmtLine('# comment')).toBeUndefined();
-    expect(parseBinfmtLine(':broken:M')).toBeUndefined();
-  });
-
   it('removes what must not ship: generated host keys, /boot, apt lists, and nothing else', async () => {
     const tree = tempDir();
     dirs.push(tree);

@@ -1,6 +1,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { EnvironmentError } from '../../common/errors.js';
+import { parseBinfmtLine } from './binfmt.js';
 import { runTool } from './run-tool.js';
 
 /** Busybox applets the box's own files point at: its PID 1 and the power commands (Debian's come with systemd). */
@@ -76,15 +77,6 @@ export async function binfmtEntries(tree: string): Promise<string> {
     }
   }
   return lines.length ? `${lines.join('\n')}\n` : '';
-}
-
-/** ":name:type:offset:magic:mask:interpreter:flags" (the kernel's register format). Pure. */
-export function parseBinfmtLine(line: string): { name: string; interpreter: string } | undefined {
-  const trimmed = line.trim();
-  if (!trimmed || trimmed.startsWith('#')) return undefined;
-  const fields = trimmed.slice(1).split(trimmed[0]!);
-  if (fields.length < 7 || !fields[0] || !fields[5]) return undefined;
-  return { name: fields[0], interpreter: fields[5] };
 }
 
 /** Whether an absolute path exists inside `tree`, following symlinks as the box will see them. */

@@ -41,7 +41,10 @@ export async function bootstrapRootTarball(
 ): Promise<void> {
   const partial = `${output}.${process.pid}.part`;
   try {
-    await runTool('mmdebstrap', mmdebstrapArgs(recipe, partial, options), options);
+    // INITRD=No: the kernel package's hook would make an initramfs that the box never uses
+    // (kiwi writes its own; /boot is dropped from the tree). For a foreign arch that runs
+    // under qemu-user and took minutes of the bootstrap.
+    await runTool('mmdebstrap', mmdebstrapArgs(recipe, partial, options), { ...options, env: { INITRD: 'No' }, processGroup: true });
     await fs.rename(partial, output);
   } finally {
     await fs.rm(partial, { force: true });

@@ -128,10 +128,9 @@ export async function planBoxBuild(options: BoxBuildOptions): Promise<BoxBuildPl
         requireRoot();
         const foreign = await ensureForeignExec(arch, HOST_BINFMT, signal);
         const notice = describeForeignExec(arch, foreign);
-        if (notice) {
-          output(notice);
-          options.onNotice?.(notice);
-        }
+        if (notice) output(notice);
+        // A registration changes the host until reboot: worth a line that outlives the progress display.
+        if (notice && foreign.status === 'registered') options.onNotice?.(notice);
         // mmdebstrap checks a foreign arch with arch-test; without it, kiwi's binfmt check above stands in.
         const skipQemuCheck = foreign.status !== 'native' && !checkRequirements([ARCH_TEST])[0]?.found;
         await bootstrapRootTarball(recipe, state.rootfs, { ...withSignal, onLine: output, skipQemuCheck });

@@ -20,8 +20,12 @@ describe('runTool', () => {
     const script = `trap 'echo stopping >&2' TERM; sleep 60 & echo $! > ${pidFile}; wait; wait; exit 1`;
     const controller = new AbortController();
     const run = runTool('sh', ['-c', script], { signal: controller.signal, processGroup: true });
-    for (let i = 0; i < 50 && !fs.existsSync(pidFile); i++) await sleep(20);
-    const child = Number(fs.readFileSync(pidFile, 'utf8'));
+    const readPid = (): number => Number(fs.existsSync(pidFile) ? fs.readFileSync(pidFile, 'utf8') : 0);
+    const comm = (pid: number): string => (pid ? fs.readFileSync(`/proc/${pid}/comm`, 'utf8').trim() : '');
+    // Until the child has exec'd sleep: a signal to the shell's fork before that is lost, and the tool would really hang.
+    for (let i = 0; i < 250 && comm(readPid()) !== 'sleep'; i++) await sleep(20);
+    const child = readPid();
+    expect(comm(child)).toBe('sleep');
     const started = performance.now();
     controller.abort(new Error('cancelled'));
     await expect(run).rejects.toThrow('cancelled');

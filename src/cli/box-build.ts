@@ -53,7 +53,8 @@ export async function buildBoxWithProgress(options: { name: string; arch: Arch; 
     import('../box/recipe/build-box.js'),
     import('../ui/task-list.js'),
   ]);
-  const plan = await planBoxBuild({ cacheRoot: cacheRoot(), catalog: loadCatalog(), ...options });
+  const notices: string[] = [];
+  const plan = await planBoxBuild({ cacheRoot: cacheRoot(), catalog: loadCatalog(), ...options, onNotice: (message) => notices.push(message) });
   try {
     await createTaskList(
       plan.stages.map((stage) => ({
@@ -66,6 +67,8 @@ export async function buildBoxWithProgress(options: { name: string; arch: Arch; 
     ).run();
   } finally {
     await plan.close();
+    // After the task list, whose redraws would wipe a line printed while it runs.
+    for (const notice of notices) process.stderr.write(`kiwi: ${notice}\n`);
   }
   return plan.result();
 }

@@ -80,15 +80,20 @@ async function printDiskSpace(): Promise<void> {
 }
 
 async function printKvm(): Promise<void> {
-  const [{ readCurrent }, { probeKvm }] = await Promise.all([import('../box/store.js'), import('../vm/accel-probe.js')]);
-  const box = await readCurrent(cacheRoot(), 'debian', hostArch());
+  const [{ readCurrent }, { probeKvm }, { defaultCpu, defaultMachine }] = await Promise.all([
+    import('../box/store.js'),
+    import('../vm/accel-probe.js'),
+    import('../vm/qemu-args.js'),
+  ]);
+  const arch = hostArch();
+  const box = await readCurrent(cacheRoot(), 'debian', arch);
   const kernel = box?.manifest.files.find((file) => file.role === 'kernel');
   if (!box || !kernel) {
     const present = await fs.access('/dev/kvm').then(() => 'present', () => 'missing');
     process.stdout.write(`?        KVM                  /dev/kvm ${present}; not verified: no debian box kernel cached yet (kiwi box build debian)\n`);
     return;
   }
-  const result = await probeKvm({ kernel: path.join(box.dir, kernel.path), machine: 'q35', cpu: 'host' });
+  const result = await probeKvm({ arch, kernel: path.join(box.dir, kernel.path), machine: defaultMachine(arch, 'kvm'), cpu: defaultCpu(arch, 'kvm') });
   const line = result.accel === 'kvm' ? 'works' : `does not work, boxes use TCG (slower): ${result.reason}`;
   process.stdout.write(`${result.accel === 'kvm' ? 'ok     ' : 'no     '}  KVM                  ${line}\n`);
 }

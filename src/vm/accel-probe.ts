@@ -10,6 +10,8 @@ export interface AccelProbeResult {
 }
 
 export interface KvmProbeOptions {
+  /** The guest's architecture (the host's: KVM runs no other); picks QEMU and the console. */
+  arch: Arch;
   /** The kernel the VM will boot: a probe must run the guest code that matters. */
   kernel: string;
   /** The machine and CPU model the VM will use (KVM may reject a CPU model outright). */
@@ -19,6 +21,12 @@ export interface KvmProbeOptions {
   timeoutMs?: number;
   qemuBinary?: string;
 }
+
+/** Kernel arguments that make the first console line appear as early as the arch allows. */
+const EARLY_CONSOLE: Record<Arch, string> = {
+  x86_64: 'console=ttyS0 earlyprintk=serial,ttyS0',
+  aarch64: 'console=ttyAMA0 earlycon',
+};
 
 /**
  * Whether KVM really runs this kernel here. /dev/kvm can exist while a guest hangs
@@ -34,10 +42,10 @@ export async function probeKvm(options: KvmProbeOptions): Promise<AccelProbeResu
   }
   const timeoutMs = options.timeoutMs ?? 3000;
   const child = execa(
-    options.qemuBinary ?? 'qemu-system-x86_64',
+    options.qemuBinary ?? `qemu-system-${options.arch}`,
     ['-nodefaults', '-no-user-config', '-display', 'none', '-no-reboot', '-machine', options.machine,
       '-accel', 'kvm', '-cpu', options.cpu, '-m', '256', '-kernel', options.kernel,
-      '-append', 'console=ttyS0 earlyprintk=serial,ttyS0 panic=-1', '-serial', 'stdio'],
+      '-append', `${EARLY_CONSOLE[options.arch]} panic=-1`, '-serial', 'stdio'],
     { reject: false, timeout: timeoutMs, forceKillAfterDelay: 500, stdin: 'ignore', buffer: { stdout: false } },
   );
   let printed = false;
@@ -59,7 +67,7 @@ export async function probeKvm(options: KvmProbeOptions): Promise<AccelProbeResu
  */
 export async function chooseAccel(requested: Accel | 'auto', arch: Arch, probe: () => Promise<AccelProbeResult>): Promise<AccelProbeResult> {
   if (requested === 'tcg') return { accel: 'tcg' };
-  if (arch !== hostArch()) return { accel: 'tcg', reason: `KVM cannot run a ${arch} guest on this ${hostArch()} host` };
+  if (arch !== hostArch()) return { accel: 'tcg', reason: `KVM cannot run ${arch} guests on this ${hostArch()} host` };
   const result = await probe();
   if (requested === 'kvm' && result.accel !== 'kvm') return { accel: 'kvm', reason: result.reason };
   return result;

@@ -17,7 +17,7 @@ import { chooseAccel, probeKvm, type AccelProbeResult } from './accel-probe.js';
 import { freeLoopbackPort } from './free-port.js';
 import { Machine, VmError } from './machine.js';
 import { followFile } from './console-follow.js';
-import { buildQemuArgs } from './qemu-args.js';
+import { buildQemuArgs, defaultCpu, defaultMachine } from './qemu-args.js';
 import { checkRequirements } from './requirements.js';
 import { mountGuestShares, prepareHostShares } from './shares/share-setup.js';
 import type { Share, ShareBackend } from './shares/share-types.js';
@@ -192,7 +192,9 @@ function boxFiles(box: CachedVersion): { kernel: string; initrd: string | undefi
 
 async function resolveAccel(options: BootOptions, kernel: string, qemuBinary: string): Promise<Accel> {
   const probe = (): Promise<AccelProbeResult> =>
-    cachedProbe(kernel, qemuBinary, () => probeKvm({ kernel, machine: options.machine ?? 'q35', cpu: options.cpu ?? 'host', qemuBinary }));
+    cachedProbe(kernel, qemuBinary, () =>
+      probeKvm({ arch: options.arch, kernel, machine: options.machine ?? defaultMachine(options.arch, 'kvm'), cpu: options.cpu ?? defaultCpu(options.arch, 'kvm'), qemuBinary }),
+    );
   const result = await chooseAccel(options.accel, options.arch, probe);
   if (result.reason) {
     options.onNotice?.(

@@ -1,9 +1,40 @@
 import type { Arch } from '../common/arch.js';
 import { ninepQemuArgs, qemuOption as option } from './shares/ninep.js';
 import { virtiofsQemuArgs } from './shares/virtiofs.js';
-import type { QemuCommand, VmDisk, VmShare, VmSpec } from './vm-spec.js';
+import type { Accel, QemuCommand, VmDisk, VmShare, VmSpec } from './vm-spec.js';
 
-const DEFAULT_MACHINE: Record<Arch, string> = { x86_64: 'q35', aarch64: 'virt' };
+/**
+ * The machine model a box boots on unless --machine says otherwise. aarch64: the virt board
+ * with a GICv3 (its ITS gives virtio-pci MSI-X; GICv2 tops out at 8 vCPUs); under KVM the
+ * host's own GIC version, which is the only one KVM can offer.
+ */
+export function defaultMachine(arch: Arch, accel: Accel): string {
+  if (arch === 'x86_64') return 'q35';
+  return accel === 'kvm' ? 'virt,gic-version=host' : 'virt,gic-version=3';
+}
+
+/**
+ * The CPU model unless --cpu says otherwise: the host's under KVM, QEMU's "max" under TCG.
+ * aarch64 under TCG: max enables pointer authentication, and QEMU's default QARMA5
+ * algorithm for it is slow to emulate (QEMU's docs advise pauth-impdef for speed).
+ */
+export function defaultCpu(arch: Arch, accel: Accel): string {
+  if (accel === 'kvm') return 'host';
+  return arch === 'aarch64' ? 'max,pauth-impdef=on' : 'max';
+}
+
+/** -accel's value: TCG runs one host thread per vCPU (MTTCG), spelled out for a foreign guest. */
+function accelArg(arch: Arch, accel: Accel): string {
+  return arch === 'aarch64' && accel === 'tcg' ? 'tcg,thread=multi' : accel;
+}
+
+/**
+ * virtio-net-pci loads an iPXE option ROM by default (efi-virtio.rom from ipxe-qemu, a fatal
+ * error when missing). A directly booted kernel never runs it: aarch64 boxes load none.
+ */
+function netDevice(arch: Arch): string {
+  return arch === 'aarch64' ? 'virtio-net-pci,netdev=net0,romfile=' : 'virtio-net-pci,netdev=net0';
+}
 
 /**
  * Turns a resolved VM spec into QEMU's argv. Pure: no file is read and nothing is probed,
@@ -22,11 +53,11 @@ export function buildQemuArgs(spec: VmSpec): QemuCommand {
     // A kernel panic or a guest reboot ends QEMU instead of booting again.
     '-no-reboot',
     '-machine',
-    spec.machine ?? DEFAULT_MACHINE[spec.arch],
+    spec.machine ?? defaultMachine(spec.arch, spec.accel),
     '-accel',
-    spec.accel,
+    accelArg(spec.arch, spec.accel),
     '-cpu',
-    spec.cpu ?? (spec.accel === 'kvm' ? 'host' : 'max'),
+    spec.cpu ?? defaultCpu(spec.arch, spec.accel),
     '-m',
     String(spec.memoryMiB),
     '-smp',
@@ -54,7 +85,7 @@ export function buildQemuArgs(spec: VmSpec): QemuCommand {
     '-netdev',
     `user,id=net0,hostfwd=tcp:127.0.0.1:${spec.sshPort}-:22`,
     '-device',
-    'virtio-net-pci,netdev=net0',
+    netDevice(spec.arch),
   );
   for (const share of spec.shares ?? []) args.push(...shareArgs(share));
   for (const item of spec.fwCfg) args.push('-fw_cfg', `name=${option(item.name)},file=${option(item.file)}`);

@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import { ARCHES, hostArch, type Arch } from '../common/arch.js';
 
 /** A host program or file kiwi needs for some capability, and where it comes from. */
 export interface Requirement {
@@ -15,6 +16,30 @@ export interface Requirement {
   optional?: boolean;
 }
 
+/** mmdebstrap's check that a foreign architecture's programs run (kiwi skips it, with a check of its own, when missing). */
+export const ARCH_TEST: Requirement = {
+  name: 'arch-test',
+  candidates: ['arch-test'],
+  package: 'arch-test',
+  neededFor: 'building boxes of another architecture (mmdebstrap checks emulation)',
+  optional: true,
+};
+
+/**
+ * qemu-user for the architecture that is not the host's, registered with binfmt_misc by
+ * kiwi box build: mmdebstrap configures a foreign box's packages in a chroot through it.
+ */
+export function qemuUserRequirement(host: Arch): Requirement {
+  const foreign = ARCHES.find((arch) => arch !== host)!;
+  return {
+    name: `qemu-${foreign}-static`,
+    candidates: [`/usr/lib/binfmt.d/qemu-${foreign}.conf`],
+    package: 'qemu-user-static',
+    neededFor: `building ${foreign} boxes on this ${host} host`,
+    optional: true,
+  };
+}
+
 export const REQUIREMENTS: Requirement[] = [
   { name: 'qemu-system-x86_64', candidates: ['qemu-system-x86_64'], package: 'qemu-system-x86', neededFor: 'x86_64 boxes' },
   { name: 'qemu-system-aarch64', candidates: ['qemu-system-aarch64'], package: 'qemu-system-arm', neededFor: 'aarch64 boxes (cross-arch builds)', optional: true },
@@ -26,6 +51,8 @@ export const REQUIREMENTS: Requirement[] = [
   { name: 'mmdebstrap', candidates: ['mmdebstrap'], package: 'mmdebstrap', neededFor: 'building boxes (kiwi box build)' },
   { name: 'mkfs.ext4', candidates: ['mkfs.ext4', '/usr/sbin/mkfs.ext4', '/sbin/mkfs.ext4'], package: 'e2fsprogs', neededFor: 'building boxes (root disk)' },
   { name: 'busybox (static)', candidates: ['/bin/busybox', '/usr/bin/busybox'], package: 'busybox-static', neededFor: 'building boxes (initramfs)' },
+  qemuUserRequirement(hostArch()),
+  ARCH_TEST,
 ];
 
 export interface RequirementStatus {

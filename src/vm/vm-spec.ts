@@ -60,9 +60,9 @@ export interface VmSpec {
   serialLog: string;
   /** QMP control socket path; absent: no QMP. */
   qmpSocket?: string;
-  /** Machine model instead of the default (x86_64: q35, aarch64: virt). */
+  /** Machine model instead of the default (qemu-args.ts defaultMachine: q35, virt with GICv3). */
   machine?: string;
-  /** CPU model instead of the default (kvm: host, tcg: max). */
+  /** CPU model instead of the default (qemu-args.ts defaultCpu: host under KVM, max under TCG). */
   cpu?: string;
   /** Firmware image passed as -bios (x86_64: qboot when installed); absent: QEMU's default. */
   bios?: string;

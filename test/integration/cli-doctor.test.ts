@@ -19,6 +19,8 @@ describe('kiwi doctor', () => {
     const result = await runKiwi(['doctor'], { env: { PATH: tempDir(), KIWI_BOXED_CACHE_DIR: tempDir() } });
     expect(result.exitCode).toBe(3);
     expect(result.stdout).toMatch(/^MISSING +qemu-system-x86_64 +install package qemu-system-x86 +for x86_64 boxes$/m);
+    expect(result.stdout).toMatch(/^missing +qemu-system-aarch64 +install package qemu-system-arm +for aarch64 boxes/m);
+    expect(result.stdout).toMatch(/^missing +arch-test +install package arch-test +for building boxes of another architecture/m);
     expect(result.stdout).toMatch(/^to install what is missing: kiwi doctor --fix {3}\(apt-get install .*qemu-system-x86.*\)$/m);
   });
 });

@@ -67,4 +67,14 @@ describe('kernel extraction', () => {
     expect((await extractKernel(image, 'aarch64')).compression).toBe('none');
     await expect(extractKernel(gzipSync(Buffer.alloc(4096)), 'aarch64')).rejects.toThrow(/no arm64 Image header/);
   });
+
+  it('passes Debian bookworm\'s arm64 vmlinuz through: an uncompressed Image with an EFI stub ("MZ" first, the arm64 magic at 0x38)', async () => {
+    const image = Buffer.alloc(4096);
+    image.write('MZ', 0, 'latin1');
+    image.write('ARM\x64', 0x38, 'latin1');
+    image.write('PE\0\0', 0x40, 'latin1');
+    const kernel = await extractKernel(image, 'aarch64');
+    expect(kernel).toMatchObject({ format: 'arm64-image', compression: 'none' });
+    expect(kernel.bytes).toBe(image);
+  });
 });

@@ -55,6 +55,13 @@ describe('box recipe', () => {
       '--include=a,b', 'bookworm', '/w/root.tar', 'deb http://m/debian bookworm main',
     ]);
   });
+
+  it('mmdebstrap builds the aarch64 root as arm64 and skips its qemu check only when asked (no arch-test; kiwi checked binfmt_misc)', () => {
+    const arm = resolveArchRecipe(loadRecipe(BUNDLED_BOXES_DIR, 'debian'), 'debian', '/x', 'aarch64');
+    expect(mmdebstrapArgs(arm, '/w/root.tar')).toContain('--arch=arm64');
+    expect(mmdebstrapArgs(arm, '/w/root.tar')).not.toContain('--skip=check/qemu');
+    expect(mmdebstrapArgs(arm, '/w/root.tar', { skipQemuCheck: true }).slice(0, 2)).toEqual(['--mode=auto', '--skip=check/qemu']);
+  });
 });
 
 describe('stage keys', () => {

@@ -45,7 +45,7 @@ describe('buildQemuArgs', () => {
     });
   });
 
-  it('boots aarch64 on the virt machine with -cpu max under TCG, PCI virtio devices and no -bios', () => {
+  it('boots aarch64 under multi-threaded TCG on virt with a GICv3, max CPU with the cheap pointer auth, PCI virtio devices, no option ROM and no -bios', () => {
     const spec: VmSpec = {
       ...x86,
       arch: 'aarch64',
@@ -61,7 +61,7 @@ describe('buildQemuArgs', () => {
       command: 'qemu-system-aarch64',
       args: [
         '-nodefaults', '-no-user-config', '-display', 'none', '-no-reboot',
-        '-machine', 'virt', '-accel', 'tcg', '-cpu', 'max', '-m', '2048', '-smp', '2',
+        '-machine', 'virt,gic-version=3', '-accel', 'tcg,thread=multi', '-cpu', 'max,pauth-impdef=on', '-m', '2048', '-smp', '2',
         '-kernel', '/box/Image',
         '-initrd', '/box/initrd.cpio',
         '-append', 'console=ttyAMA0',
@@ -71,7 +71,7 @@ describe('buildQemuArgs', () => {
         '-blockdev', 'driver=qcow2,node-name=root,file=overlay-file,backing=base',
         '-device', 'virtio-blk-pci,drive=root',
         '-netdev', 'user,id=net0,hostfwd=tcp:127.0.0.1:40022-:22',
-        '-device', 'virtio-net-pci,netdev=net0',
+        '-device', 'virtio-net-pci,netdev=net0,romfile=',
         '-fw_cfg', 'name=opt/org.kiwi/authorized_keys,file=/vm/ak',
         '-chardev', 'file,id=console,path=/vm/console.log', '-serial', 'chardev:console',
         '-qmp', 'unix:/vm/qmp.sock,server=on,wait=off',
@@ -84,6 +84,19 @@ describe('buildQemuArgs', () => {
     expect(command).toBe('/opt/qemu/bin/qemu-system-x86_64');
     expect(args.slice(5, 11)).toEqual(['-machine', 'pc', '-accel', 'kvm', '-cpu', 'host']);
     expect(buildQemuArgs({ ...x86, cpu: 'Haswell' }).args.slice(9, 11)).toEqual(['-cpu', 'Haswell']);
+  });
+
+  it('boots aarch64 under KVM (an aarch64 host) with the host CPU and the host GIC, and honours --machine and --cpu there too', () => {
+    const arm: VmSpec = { ...x86, arch: 'aarch64', bios: undefined };
+    expect(buildQemuArgs({ ...arm, accel: 'kvm' }).args.slice(5, 11)).toEqual(['-machine', 'virt,gic-version=host', '-accel', 'kvm', '-cpu', 'host']);
+    expect(buildQemuArgs({ ...arm, machine: 'virt', cpu: 'cortex-a57' }).args.slice(5, 11)).toEqual(['-machine', 'virt', '-accel', 'tcg,thread=multi', '-cpu', 'cortex-a57']);
+  });
+
+  it('gives virtiofs its shared memfd guest memory on aarch64 too', () => {
+    const share = { tag: 'kiwi0', hostDir: '/out', guestDir: '/out', readOnly: false };
+    const { args } = buildQemuArgs({ ...x86, arch: 'aarch64', bios: undefined, shares: [{ kind: 'virtiofs', share, socket: '/vm/vfs.sock' }] });
+    expect(args.slice(args.indexOf('-object'), args.indexOf('-kernel'))).toEqual(['-object', 'memory-backend-memfd,id=mem,size=2048M,share=on', '-numa', 'node,memdev=mem']);
+    expect(args).toContain('vhost-user-fs-pci,chardev=vfs-kiwi0,tag=kiwi0,queue-size=1024');
   });
 
   it('writes through to the base disk, opened read-write, when there is no overlay (--no-snapshot)', () => {

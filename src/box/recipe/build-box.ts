@@ -4,6 +4,7 @@ import { pathToFileURL } from 'node:url';
 import type { Arch } from '../../common/arch.js';
 import { rethrowDiskFull } from '../../common/errors.js';
 import { formatBytes } from '../../common/units.js';
+import { ARCH_TEST, checkRequirements } from '../../vm/requirements.js';
 import { BUNDLED_BOXES_DIR, type Catalog } from '../catalog.js';
 import { ensureBox } from '../ensure-box.js';
 import { acquireLock, type HeldLock } from '../lock.js';
@@ -12,6 +13,7 @@ import { readCurrent, type CachedVersion } from '../store.js';
 import { assembleBox, writeBoxCopy } from './assemble-box.js';
 import { boxVersion, recipeFileDigests, stageKeys, type StageKeys } from './build-keys.js';
 import { buildInitramfs } from './initramfs.js';
+import { describeForeignExec, ensureForeignExec, HOST_BINFMT } from './host-binfmt.js';
 import { extractKernel } from './kernel-extract.js';
 import { bootstrapRootTarball } from './mmdebstrap.js';
 import { fetchNodeTarball, installNode } from './node-binary.js';
@@ -33,6 +35,8 @@ export interface BoxBuildOptions {
   outputDir?: string;
   /** Rebuild every stage, reusing nothing. */
   force?: boolean;
+  /** One-line notices worth keeping after the progress display is gone (a binfmt_misc registration). */
+  onNotice?: (message: string) => void;
   signal?: AbortSignal;
 }
 
@@ -122,7 +126,14 @@ export async function planBoxBuild(options: BoxBuildOptions): Promise<BoxBuildPl
       let outcome = 'cached';
       if (force || !(await exists(state.rootfs))) {
         requireRoot();
-        await bootstrapRootTarball(recipe, state.rootfs, { ...withSignal, onLine: output });
+        const foreign = await ensureForeignExec(arch, HOST_BINFMT, signal);
+        const notice = describeForeignExec(arch, foreign);
+        if (notice) output(notice);
+        // A registration changes the host until reboot: worth a line that outlives the progress display.
+        if (notice && foreign.status === 'registered') options.onNotice?.(notice);
+        // mmdebstrap checks a foreign arch with arch-test; without it, kiwi's binfmt check above stands in.
+        const skipQemuCheck = foreign.status !== 'native' && !checkRequirements([ARCH_TEST])[0]?.found;
+        await bootstrapRootTarball(recipe, state.rootfs, { ...withSignal, onLine: output, skipQemuCheck });
         outcome = 'built';
       }
       await removeOlder(work, 'rootfs', path.basename(state.rootfs));

@@ -31,7 +31,19 @@ export interface RunToolOptions {
   /** Return stdout as a Buffer instead of text (decompressors). */
   binary?: boolean;
   cwd?: string;
+  /** Variables added to the tool's environment. */
+  env?: Record<string, string>;
+  /**
+   * Run it in a process group of its own and, when `signal` aborts, stop the whole group.
+   * mmdebstrap answers SIGTERM by waiting for its apt and dpkg to finish, which for a
+   * foreign arch under qemu-user takes minutes; killed alone, it leaves them running in its
+   * chroot with /proc, /sys and /dev mounted and its temp dir behind.
+   */
+  processGroup?: boolean;
 }
+
+/** How long a signalled process group may take to clean up (mmdebstrap unmounts and removes its temp dir) before SIGKILL. */
+const GROUP_KILL_GRACE_MS = 30_000;
 
 /**
  * Runs one build tool: stdin ignored unless `input` is given, a minimal locale, and every
@@ -45,14 +57,17 @@ export async function runTool(file: string, args: string[], options: RunToolOpti
     encoding: options.binary ? 'buffer' : 'utf8',
     maxBuffer: 1024 * 1024 * 1024,
     // LC_ALL=C: tool messages in the error tail are the ones their documentation shows.
-    env: { LC_ALL: 'C', LANG: 'C' },
+    env: { ...options.env, LC_ALL: 'C', LANG: 'C' },
     ...(options.cwd ? { cwd: options.cwd } : {}),
-    ...(options.signal ? { cancelSignal: options.signal } : {}),
+    ...(options.signal && !options.processGroup ? { cancelSignal: options.signal } : {}),
+    ...(options.processGroup ? { detached: true } : {}),
     forceKillAfterDelay: 5_000,
     lines: false,
   };
+  let stopGroup: (() => void) | undefined;
   try {
     const child = execa(file, args, execaOptions);
+    if (options.processGroup && options.signal) stopGroup = stopGroupOnAbort(child.pid, options.signal);
     const { onLine } = options;
     if (onLine) forwardLines(child.stderr, (line) => line.trim() && onLine(line), 'cr');
     const result = await child;
@@ -62,7 +77,31 @@ export async function runTool(file: string, args: string[], options: RunToolOpti
   } catch (error) {
     if (options.signal?.aborted) throw options.signal.reason;
     throw toolError(file, args, error);
+  } finally {
+    stopGroup?.();
   }
+}
+
+/** SIGTERM to the group `pid` leads when `signal` aborts, SIGKILL after the grace period; returns the listener's removal. */
+function stopGroupOnAbort(pid: number | undefined, signal: AbortSignal): () => void {
+  let killTimer: NodeJS.Timeout | undefined;
+  const signalGroup = (name: NodeJS.Signals): void => {
+    try {
+      if (pid) process.kill(-pid, name);
+    } catch {
+      // The group is already gone: nothing left to stop.
+    }
+  };
+  const onAbort = (): void => {
+    signalGroup('SIGTERM');
+    killTimer = setTimeout(() => signalGroup('SIGKILL'), GROUP_KILL_GRACE_MS);
+  };
+  if (signal.aborted) onAbort();
+  else signal.addEventListener('abort', onAbort, { once: true });
+  return () => {
+    signal.removeEventListener('abort', onAbort);
+    clearTimeout(killTimer);
+  };
 }
 
 

@@ -1,8 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { hostArch } from '../common/arch.js';
-import { ensureEmulation } from '../common/binfmt.js';
+import { describeForeignExec, ensureForeignExec, HOST_BINFMT } from '../common/binfmt.js';
 import { EnvironmentError, UsageError } from '../common/errors.js';
 import { isAlive, processIdentity } from '../common/process-identity.js';
 import type { BuildEvent, RuntimeEventHandler } from '../protocol/events.js';
@@ -64,10 +63,8 @@ export async function buildImage(options: BuildOptions): Promise<BuildResult> {
   const build = createBuildDir(cache);
   try {
     log.emit({ type: 'log', level: 'info', message: `building ${model.name} ${model.preferences.version} (${model.type.image}, ${model.arch}) from ${model.descriptionFile}` });
-    const emulation = ensureEmulation(model.arch, hostArch());
-    if (emulation.kind !== 'native') {
-      log.emit({ type: 'log', level: 'info', message: `${model.arch} programs run through qemu-user: binfmt_misc entry ${emulation.name} (${emulation.interpreter}, flag F)${emulation.kind === 'registered' ? ', registered by this build' : ''}` });
-    }
+    const emulation = describeForeignExec(model.arch, await ensureForeignExec(model.arch, HOST_BINFMT, signal));
+    if (emulation) log.emit({ type: 'log', level: 'info', message: emulation });
     const layer = await runStep(log, 'bootstrap', `bootstrap layer (${model.packages.bootstrap.length} packages, mmdebstrap)`, async () => {
       const found = await ensureBootstrapLayer(model, cache, log, signal);
       log.emit({ type: 'log', level: 'info', message: `bootstrap layer ${found.key}: ${found.status}`, step: 'bootstrap' });

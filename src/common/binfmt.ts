@@ -1,31 +1,24 @@
-import { spawnSync } from 'node:child_process';
-import fs from 'node:fs';
+import fs from 'node:fs/promises';
 import path from 'node:path';
-import type { Arch } from './arch.js';
-import { EnvironmentError, isErrno } from './errors.js';
+import { execa } from 'execa';
+import { hostArch, type Arch } from './arch.js';
+import { EnvironmentError } from './errors.js';
 
 /**
- * Running another architecture's programs through binfmt_misc and qemu-user-static, the way
- * a foreign-arch root is bootstrapped and configured. The registration needs the F flag: the
- * kernel then opens the emulator when it is registered, so it works inside containers and
- * chroots whose root has no emulator of its own.
+ * Running another architecture's programs through binfmt_misc and qemu-user-static, as a
+ * foreign-arch root is bootstrapped and configured (kiwi box build --arch, kiwi build
+ * --target-arch). Used on the host and in the box alike.
  */
-
-const BINFMT_DIR = '/proc/sys/fs/binfmt_misc';
-/** Where qemu-user-static (Debian) keeps its registrations in the kernel's format. */
-const BINFMT_CONF_DIR = '/usr/lib/binfmt.d';
-
-/** qemu-user's name for an architecture (its binfmt entry is qemu-NAME). */
-const QEMU_NAMES: Record<Arch, string> = { x86_64: 'x86_64', aarch64: 'aarch64' };
-
-export interface BinfmtLine {
+/** One binfmt_misc registration in the kernel's register format ":name:type:offset:magic:mask:interpreter:flags". */
+export interface BinfmtEntry {
   name: string;
   interpreter: string;
+  /** Single-letter flags (P preserve argv[0], O pass an open fd, C credentials, F fix the interpreter at registration). */
   flags: string;
 }
 
-/** ":name:type:offset:magic:mask:interpreter:flags" (the kernel's register format). Pure. */
-export function parseBinfmtLine(line: string): BinfmtLine | undefined {
+/** Parses one line of a binfmt.d file; comments, blanks and malformed lines give undefined. Pure. */
+export function parseBinfmtLine(line: string): BinfmtEntry | undefined {
   const trimmed = line.trim();
   if (!trimmed || trimmed.startsWith('#')) return undefined;
   const fields = trimmed.slice(1).split(trimmed[0]!);
@@ -33,104 +26,121 @@ export function parseBinfmtLine(line: string): BinfmtLine | undefined {
   return { name: fields[0], interpreter: fields[5], flags: fields[6] ?? '' };
 }
 
-export interface BinfmtEntry {
-  enabled: boolean;
-  interpreter: string;
-  flags: string;
+/**
+ * The same registration with the F flag: the kernel opens the interpreter once, at
+ * registration, so it also runs binaries inside a chroot that has no copy of it
+ * (mmdebstrap's foreign-arch bootstrap). Pure.
+ */
+export function withFixBinaryFlag(line: string): string {
+  const trimmed = line.trim();
+  const separator = trimmed[0]!;
+  const fields = trimmed.slice(1).split(separator);
+  const flags = fields[6] ?? '';
+  if (flags.includes('F')) return trimmed;
+  fields[6] = `${flags}F`;
+  return `${separator}${fields.join(separator)}`;
 }
 
-/** What the kernel shows in binfmt_misc/NAME ("enabled", "interpreter P", "flags: OCF", ...). Pure. */
-export function parseBinfmtEntry(text: string): BinfmtEntry {
-  const lines = text.split('\n').map((line) => line.trim());
-  return {
-    enabled: lines[0] === 'enabled',
-    interpreter: lines.find((line) => line.startsWith('interpreter '))?.slice('interpreter '.length) ?? '',
-    flags: lines.find((line) => line.startsWith('flags:'))?.slice('flags:'.length).trim() ?? '',
-  };
+/** The name qemu-user-static registers for binaries of `arch` (qemu-aarch64, qemu-x86_64). */
+export function qemuBinfmtName(arch: Arch): string {
+  return `qemu-${arch}`;
 }
 
-/** What ensureEmulation did: nothing to do, found a usable entry, or registered one. */
-export type EmulationSetup = { kind: 'native' } | { kind: 'registered' | 'present'; name: string; interpreter: string };
+/** Where the host's binfmt_misc and qemu-user-static's registrations live (injectable for tests). */
+export interface BinfmtPaths {
+  /** The mounted binfmt_misc file system. */
+  binfmtDir: string;
+  /** systemd-binfmt's folders, searched in order for qemu-<arch>.conf. */
+  confDirs: string[];
+}
+
+export const HOST_BINFMT: BinfmtPaths = {
+  binfmtDir: '/proc/sys/fs/binfmt_misc',
+  confDirs: ['/etc/binfmt.d', '/usr/lib/binfmt.d'],
+};
+
+export type ForeignExecStatus =
+  /** The box is the host's own architecture: nothing to emulate. */
+  | { status: 'native' }
+  /** The kernel already runs `arch` binaries through qemu-user with a fixed interpreter. */
+  | { status: 'present'; name: string }
+  /** kiwi registered qemu-user-static's entry just now. */
+  | { status: 'registered'; name: string; from: string; flags: string };
+
+const QEMU_USER_HINT = 'install the Debian package qemu-user-static (apt-get install qemu-user-static, or kiwi doctor --fix)';
 
 /**
- * Makes `target`'s programs runnable on a `host` machine: nothing when they are the same,
- * else a binfmt_misc entry for qemu-user with the F flag, registered from qemu-user-static's
- * own file when the kernel has none (root only). Errors say which package or step is missing.
+ * Makes this host run `arch` binaries, which mmdebstrap needs to configure a foreign root
+ * tree in a chroot (and the build's containers, to run its scripts): qemu-user-static's binfmt_misc entry, registered from its binfmt.d file
+ * when missing (no systemd-binfmt or binfmt-support runs on build hosts and containers),
+ * always with the F flag so the chroot needs no copy of the emulator. Needs root.
  */
-export function ensureEmulation(target: Arch, host: Arch): EmulationSetup {
-  if (target === host) return { kind: 'native' };
-  const name = `qemu-${QEMU_NAMES[target]}`;
-  mountBinfmtMisc();
-  const current = readEntry(name);
-  if (current) {
-    if (!current.enabled) throw new EnvironmentError(`the binfmt_misc entry ${name} is disabled, so ${target} programs cannot run here`, { hint: `enable it: echo 1 > ${BINFMT_DIR}/${name}` });
-    if (!current.flags.includes('F')) {
-      throw new EnvironmentError(`the binfmt_misc entry ${name} lacks the F flag, so the build containers cannot see its emulator ${current.interpreter}`, {
-        hint: `remove it (echo -1 > ${BINFMT_DIR}/${name}) and kiwi registers qemu-user-static's entry, which has F`,
-      });
-    }
-    return { kind: 'present', name, interpreter: current.interpreter };
+export async function ensureForeignExec(arch: Arch, paths: BinfmtPaths = HOST_BINFMT, signal?: AbortSignal): Promise<ForeignExecStatus> {
+  if (arch === hostArch()) return { status: 'native' };
+  const name = qemuBinfmtName(arch);
+  await ensureBinfmtMounted(paths.binfmtDir, signal);
+
+  const current = await fs.readFile(path.join(paths.binfmtDir, name), 'utf8').catch(() => undefined);
+  if (current !== undefined) {
+    const enabled = current.split('\n')[0] === 'enabled';
+    const flags = /^flags:\s*(\S*)/m.exec(current)?.[1] ?? '';
+    if (enabled && flags.includes('F')) return { status: 'present', name };
+    const entry = path.join(paths.binfmtDir, name);
+    throw new EnvironmentError(
+      enabled
+        ? `binfmt_misc's ${name} entry has no F flag: mmdebstrap's ${arch} chroot cannot find its emulator`
+        : `binfmt_misc's ${name} entry is disabled: this host cannot run ${arch} programs`,
+      { hint: `remove it (echo -1 > ${entry}) and kiwi registers qemu-user-static's entry with the F flag` },
+    );
   }
-  const line = readConfLine(name);
-  if (!line || !fs.existsSync(line.parsed.interpreter)) {
-    throw new EnvironmentError(`no ${target} emulator: ${path.join(BINFMT_CONF_DIR, `${name}.conf`)} or its interpreter is missing`, {
-      hint: 'install qemu-user-static (apt-get install qemu-user-static)',
+
+  const conf = await findConf(name, paths.confDirs);
+  if (!conf) {
+    throw new EnvironmentError(`this ${hostArch()} host cannot run ${arch} programs: no ${name}.conf of qemu-user-static in ${paths.confDirs.join(' or ')}`, {
+      hint: QEMU_USER_HINT,
     });
   }
-  if (!line.parsed.flags.includes('F')) throw new EnvironmentError(`${name}.conf registers ${name} without the F flag`, { hint: 'use Debian\'s qemu-user-static, whose entries have F' });
+  const line = withFixBinaryFlag(conf.line);
+  const interpreter = parseBinfmtLine(line)!.interpreter;
+  if (!(await fs.stat(interpreter).catch(() => undefined))) {
+    throw new EnvironmentError(`${conf.file} names the emulator ${interpreter}, which does not exist`, { hint: QEMU_USER_HINT });
+  }
   try {
-    fs.writeFileSync(path.join(BINFMT_DIR, 'register'), line.text);
+    await fs.writeFile(path.join(paths.binfmtDir, 'register'), line);
   } catch (error) {
-    // Another build registered it between our read and write.
-    if (!isErrno(error, 'EEXIST')) throw registerError(name, error);
-  }
-  return { kind: 'registered', name, interpreter: line.parsed.interpreter };
-}
-
-function mountBinfmtMisc(): void {
-  if (fs.existsSync(path.join(BINFMT_DIR, 'register'))) return;
-  try {
-    fs.mkdirSync(BINFMT_DIR, { recursive: true });
-  } catch {
-    // /proc/sys/fs/binfmt_misc exists on every kernel with binfmt_misc; mount reports the rest.
-  }
-  const result = spawnMount();
-  if (result !== 0 || !fs.existsSync(path.join(BINFMT_DIR, 'register'))) {
-    throw new EnvironmentError(`binfmt_misc is not mounted at ${BINFMT_DIR} and could not be mounted`, {
-      hint: `as root: modprobe binfmt_misc && mount -t binfmt_misc binfmt_misc ${BINFMT_DIR}`,
+    throw new EnvironmentError(`cannot register ${name} with binfmt_misc: ${(error as Error).message}`, {
+      hint: `building for ${arch} needs root on a host whose binfmt_misc is writable (not inside an unprivileged container)`,
+      cause: error,
     });
   }
+  return { status: 'registered', name, from: conf.file, flags: parseBinfmtLine(line)!.flags };
 }
 
-function spawnMount(): number | null {
-  // Synchronous: this runs once per build, before anything else is started.
-  return spawnSync('mount', ['-t', 'binfmt_misc', 'binfmt_misc', BINFMT_DIR], { stdio: 'ignore' }).status;
-}
-
-function readEntry(name: string): BinfmtEntry | undefined {
-  try {
-    return parseBinfmtEntry(fs.readFileSync(path.join(BINFMT_DIR, name), 'utf8'));
-  } catch (error) {
-    if (isErrno(error, 'ENOENT')) return undefined;
-    throw error;
-  }
-}
-
-function readConfLine(name: string): { text: string; parsed: BinfmtLine } | undefined {
-  let text: string;
-  try {
-    text = fs.readFileSync(path.join(BINFMT_CONF_DIR, `${name}.conf`), 'utf8');
-  } catch {
-    return undefined;
-  }
-  for (const line of text.split('\n')) {
-    const parsed = parseBinfmtLine(line);
-    if (parsed?.name === name) return { text: line.trim(), parsed };
-  }
+/** A one-line account of what ensureForeignExec did, for the build's progress output. */
+export function describeForeignExec(arch: Arch, result: ForeignExecStatus): string | undefined {
+  if (result.status === 'registered') return `registered ${result.name} in binfmt_misc from ${result.from} (flags ${result.flags}): this host now runs ${arch} programs`;
+  if (result.status === 'present') return `${arch} programs run through binfmt_misc's ${result.name}`;
   return undefined;
 }
 
-function registerError(name: string, error: unknown): EnvironmentError {
-  const reason = isErrno(error, 'EACCES') || isErrno(error, 'EPERM') ? 'permission denied (root only)' : String(error);
-  return new EnvironmentError(`could not register the binfmt_misc entry ${name}: ${reason}`, { hint: 'run kiwi as root, or register qemu-user-static\'s entries (update-binfmts --enable, or systemd-binfmt)', cause: error });
+async function ensureBinfmtMounted(dir: string, signal?: AbortSignal): Promise<void> {
+  if (await fs.stat(path.join(dir, 'register')).catch(() => undefined)) return;
+  try {
+    await execa('mount', ['-t', 'binfmt_misc', 'binfmt_misc', dir], { stdin: 'ignore', ...(signal ? { cancelSignal: signal } : {}) });
+  } catch (error) {
+    throw new EnvironmentError(`binfmt_misc is not mounted at ${dir} and mounting it failed`, {
+      hint: `mount it (mount -t binfmt_misc binfmt_misc ${dir}) as root; the kernel needs CONFIG_BINFMT_MISC`,
+      cause: error,
+    });
+  }
+}
+
+async function findConf(name: string, dirs: string[]): Promise<{ file: string; line: string } | undefined> {
+  for (const dir of dirs) {
+    const file = path.join(dir, `${name}.conf`);
+    const text = await fs.readFile(file, 'utf8').catch(() => undefined);
+    const line = text?.split('\n').find((candidate) => parseBinfmtLine(candidate)?.name === name);
+    if (line) return { file, line: line.trim() };
+  }
+  return undefined;
 }

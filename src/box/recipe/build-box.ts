@@ -13,7 +13,7 @@ import { readCurrent, type CachedVersion } from '../store.js';
 import { assembleBox, writeBoxCopy } from './assemble-box.js';
 import { boxVersion, recipeFileDigests, stageKeys, type StageKeys } from './build-keys.js';
 import { buildInitramfs } from './initramfs.js';
-import { describeForeignExec, ensureForeignExec, HOST_BINFMT } from './host-binfmt.js';
+import { describeForeignExec, ensureForeignExec, HOST_BINFMT } from '../../common/binfmt.js';
 import { extractKernel } from './kernel-extract.js';
 import { bootstrapRootTarball } from './mmdebstrap.js';
 import { fetchNodeTarball, installNode } from './node-binary.js';

@@ -2,7 +2,6 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { parseBinfmtLine } from '../../common/binfmt.js';
 import { EnvironmentError } from '../../common/errors.js';
-import { parseBinfmtLine } from './binfmt.js';
 import { runTool } from './run-tool.js';
 
 /** Busybox applets the box's own files point at: its PID 1 and the power commands (Debian's come with systemd). */

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { EnvironmentError } from '../../common/errors.js';
+import { TOOL_PATH } from '../../runtime/tools.js';
 import type { Firmware } from './disk-layout.js';
 
 /**
@@ -10,9 +11,6 @@ import type { Firmware } from './disk-layout.js';
 
 /** GRUB's module directories on Debian. */
 export const GRUB_LIB = '/usr/lib/grub';
-
-/** Where the build looks for programs: runLogged runs them with the system PATH, whatever the caller's. */
-const SYSTEM_DIRS = ['/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin'];
 
 export interface HostTool {
   /** A program looked up in PATH, or an absolute file. */
@@ -39,8 +37,8 @@ export function diskTools(firmware: Firmware): HostTool[] {
   return tools;
 }
 
-/** The tools of `tools` that are not on this machine. */
-export function missingTools(tools: readonly HostTool[], dirs: readonly string[] = SYSTEM_DIRS): HostTool[] {
+/** The tools of `tools` that are not on this machine; programs are looked up where the build runs them from (the system PATH). */
+export function missingTools(tools: readonly HostTool[], dirs: readonly string[] = TOOL_PATH.split(':')): HostTool[] {
   const present = (name: string): boolean => (name.startsWith('/') ? fs.existsSync(name) : dirs.some((dir) => isExecutable(path.join(dir, name))));
   return tools.filter((tool) => !present(tool.name));
 }

@@ -5,14 +5,14 @@ import type { Bootloader } from '../../src/builder/description/model.js';
 import { BOOT_IMG, biosMbr, placedCoreImage } from '../../src/builder/outputs/bios-boot.js';
 import { chooseBootFiles, findBootFiles } from '../../src/builder/outputs/boot-files.js';
 import { diskFirmware } from '../../src/builder/outputs/disk-image.js';
-import { diskLayout, partition, partitionOffset, sfdiskScript } from '../../src/builder/outputs/disk-layout.js';
+import { diskLayout, partition, partitionOffset, rootBytesForSize, sfdiskScript } from '../../src/builder/outputs/disk-layout.js';
 import { diskTools, missingTools } from '../../src/builder/outputs/disk-tools.js';
 import { fatVolumeUuid, mke2fsArgv, mkfsFatArgv, mtoolsArgv } from '../../src/builder/outputs/filesystem-argv.js';
 import { diskFstabEntries, renderFstab } from '../../src/builder/outputs/fstab.js';
 import { embeddedGrubConfig, grubConfig, grubModules, grubTerminals, kernelCmdline } from '../../src/builder/outputs/grub-config.js';
 import { grubMkimageArgv } from '../../src/builder/outputs/grub-images.js';
 import { resultNames } from '../../src/builder/outputs/naming.js';
-import { measureTree, rootFilesystemSize } from '../../src/builder/outputs/root-fs-size.js';
+import { inodeCount, measureTree, rootFilesystemSize } from '../../src/builder/outputs/root-fs-size.js';
 import { tempDir } from '../fixtures/temp-dir.js';
 
 const MIB = 1024 * 1024;
@@ -47,6 +47,16 @@ describe('disk layout', () => {
     expect(gpt[3]).toBe('start=2048, size=4096, type=21686148-6449-6E6F-744E-656564454649, name="p.legacy"');
     expect(gpt[4]).toBe('start=6144, size=40960, type=C12A7328-F81F-11D2-BA4B-00A0C93EC93B, name="p.UEFI"');
     expect(gpt[5]).toBe('start=47104, size=2048, type=4F68BCE3-E8CD-4DB1-96E7-FBCAF984B709, name="p.lxroot"');
+  });
+
+  it('<size>: added to what the tree needs, or the whole disk with the root taking the rest', () => {
+    expect(rootBytesForSize('bios', 700 * MIB + 5, undefined)).toBe(701 * MIB);
+    expect(rootBytesForSize('bios', 700 * MIB, { bytes: 1024 * MIB, additive: true })).toBe(1724 * MIB);
+    expect(rootBytesForSize('bios', 700 * MIB, { bytes: 2048 * MIB, additive: false })).toBe(2047 * MIB);
+    // efi: 1 MiB before p.legacy, 2 + 20 MiB of partitions, 1 MiB for the backup GPT.
+    expect(rootBytesForSize('efi', 700 * MIB, { bytes: 2048 * MIB, additive: false })).toBe(2024 * MIB);
+    expect(diskLayout('efi', rootBytesForSize('efi', 700 * MIB, { bytes: 2048 * MIB, additive: false })).sectors * 512).toBe(2048 * MIB);
+    expect(() => rootBytesForSize('bios', 700 * MIB, { bytes: 600 * MIB, additive: false })).toThrow('the disk needs at least 701 MiB, <size> gives 600 MiB');
   });
 
   it('firmware: bios by default, uefi is built as efi', () => {
@@ -186,8 +196,9 @@ describe('root file system size', () => {
     const small = rootFilesystemSize({ bytes: 100 * MIB, inodes: 1000 });
     expect(small.bytes % MIB).toBe(0);
     expect(small.bytes).toBeGreaterThanOrEqual((100 + 64 + 256) * MIB);
-    expect(small.inodes).toBeGreaterThanOrEqual(1500);
-    expect(small.inodes).toBeGreaterThanOrEqual(small.bytes / 16384);
+    expect(small.minInodes).toBeGreaterThanOrEqual(1500);
+    expect(inodeCount(small.bytes, small.minInodes)).toBe(small.bytes / 16384);
+    expect(inodeCount(small.bytes, 10 ** 6)).toBe(10 ** 6);
     const debian = rootFilesystemSize({ bytes: 700 * MIB, inodes: 30000 });
     expect(debian.bytes).toBeGreaterThan(1000 * MIB);
     expect(debian.bytes).toBeLessThan(1400 * MIB);

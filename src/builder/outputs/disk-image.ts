@@ -4,16 +4,16 @@ import path from 'node:path';
 import { BuildFailedError } from '../../common/errors.js';
 import { formatBytes } from '../../common/units.js';
 import type { BuildLog } from '../build-log.js';
-import type { ImageType } from '../description/model.js';
+import type { DiskSize, ImageType } from '../description/model.js';
 import { runLogged } from '../steps/run-logged.js';
 import { biosMbr, placedCoreImage } from './bios-boot.js';
 import { findBootFiles, type BootFiles } from './boot-files.js';
-import { diskLayout, partition, partitionOffset, SECTOR_BYTES, sfdiskScript, type DiskLayout, type Firmware } from './disk-layout.js';
+import { diskLayout, partition, rootBytesForSize, partitionOffset, SECTOR_BYTES, sfdiskScript, type DiskLayout, type Firmware } from './disk-layout.js';
 import { fatVolumeUuid, mke2fsArgv, mkfsFatArgv, mtoolsArgv } from './filesystem-argv.js';
 import { diskFstabEntries, renderFstab } from './fstab.js';
 import { GRUB_PREFIX, grubConfig, kernelCmdline } from './grub-config.js';
 import { makeGrubImage, readBootImg } from './grub-images.js';
-import { measureTree, rootFilesystemSize } from './root-fs-size.js';
+import { inodeCount, measureTree, rootFilesystemSize } from './root-fs-size.js';
 import { tempNameFor } from './write-atomic.js';
 
 export interface DiskImageInput {
@@ -65,7 +65,7 @@ export async function writeDiskImage(input: DiskImageInput): Promise<DiskImageRe
     espMountPoint: firmware === 'efi',
   });
   const size = rootFilesystemSize(measureTree(rootDir));
-  const layout = diskLayout(firmware, size.bytes);
+  const layout = diskLayout(firmware, sizedRoot(firmware, size.bytes, type.size));
   log.emit({ type: 'log', level: 'info', message: `${firmware} disk of ${formatBytes(layout.sectors * SECTOR_BYTES)} (${layout.table}), root ${fsType} ${formatBytes(size.bytes)} UUID ${rootUuid}, boots ${boot.kernel}`, step: 'disk' });
   const temp = tempNameFor(input.file);
   try {
@@ -76,7 +76,8 @@ export async function writeDiskImage(input: DiskImageInput): Promise<DiskImageRe
     fs.writeFileSync(script, sfdiskScript(layout, firmware === 'bios' ? randomBytes(4).toString('hex') : randomUUID()));
     await runLogged(['bash', '-c', 'sfdisk --quiet --no-reread --no-tell-kernel "$1" < "$2"', 'kiwi-sfdisk', temp, script], { log, step: 'disk', ...signal });
     const root = partition(layout, 'root');
-    await runLogged(mke2fsArgv(temp, { fsType, uuid: rootUuid, label: 'ROOT', bytes: root.sectors * SECTOR_BYTES, inodes: size.inodes, offset: partitionOffset(root), rootDir }), { log, step: 'disk', ...signal });
+    const rootBytes = root.sectors * SECTOR_BYTES;
+    await runLogged(mke2fsArgv(temp, { fsType, uuid: rootUuid, label: 'ROOT', bytes: rootBytes, inodes: inodeCount(rootBytes, size.minInodes), offset: partitionOffset(root), rootDir }), { log, step: 'disk', ...signal });
     await installBiosBoot(temp, layout, rootUuid, input);
     if (firmware === 'efi') await installEfiBoot(temp, layout, rootUuid, espVolumeId, input);
     fs.renameSync(temp, input.file);
@@ -84,6 +85,16 @@ export async function writeDiskImage(input: DiskImageInput): Promise<DiskImageRe
     fs.rmSync(temp, { force: true });
   }
   return { firmware, rootUuid, boot };
+}
+
+/** The root partition's bytes: what the tree needs, or what `<size>` asks for (a too small one is the description's error). */
+function sizedRoot(firmware: Firmware, neededBytes: number, size: DiskSize | undefined): number {
+  try {
+    return rootBytesForSize(firmware, neededBytes, size);
+  } catch (error) {
+    if (!(error instanceof RangeError) || !size) throw error;
+    throw new BuildFailedError(`${error.message} (${size.xmlPath})`, { hint: 'make <size> larger, or use additive="true" to add to the size kiwi computes' });
+  }
 }
 
 /** The disk's boot files inside the root tree, before it becomes the file system. */

@@ -72,6 +72,22 @@ export function diskLayout(firmware: Firmware, rootBytes: number): DiskLayout {
   };
 }
 
+/**
+ * The root partition's size in bytes for a `<size>` request: with additive, what the tree
+ * needs plus the size; else the whole disk is the size and the root partition takes what
+ * the other partitions and the table leave. A whole disk smaller than the tree needs is a
+ * RangeError saying the smallest disk that would do, in MiB.
+ */
+export function rootBytesForSize(firmware: Firmware, neededRootBytes: number, size: { bytes: number; additive: boolean } | undefined): number {
+  const needed = Math.ceil(neededRootBytes / MIB) * MIB;
+  if (!size) return needed;
+  if (size.additive) return needed + Math.ceil(size.bytes / MIB) * MIB;
+  const overhead = diskLayout(firmware, 0).sectors * SECTOR_BYTES;
+  const root = Math.floor((size.bytes - overhead) / MIB) * MIB;
+  if (root < needed) throw new RangeError(`the disk needs at least ${(needed + overhead) / MIB} MiB, <size> gives ${Math.floor(size.bytes / MIB)} MiB`);
+  return root;
+}
+
 /** The partition with `role`; throws when the layout has none (a programming error). */
 export function partition(layout: DiskLayout, role: Partition['role']): Partition {
   const found = layout.partitions.find((part) => part.role === role);

@@ -39,16 +39,15 @@ export function measureTree(root: string): TreeUsage {
 export interface RootFilesystemSize {
   /** File system size in bytes, whole MiB. */
   bytes: number;
-  /** Inodes to create (mke2fs -N). */
-  inodes: number;
+  /** The fewest inodes it needs (see inodeCount). */
+  minInodes: number;
 }
 
 /**
  * The root file system's size for a tree: its data, the inode tables, a journal of up to
  * 64 MiB, 10% for ext4's own metadata and the 5% reserved for root, and then free space
  * for the running system (a quarter of the data, at least 256 MiB); in whole MiB. Inodes:
- * half as many again as the tree has, and never fewer than mke2fs's default of one per
- * 16 KiB, so packages installed later find some.
+ * half as many again as the tree has.
  */
 export function rootFilesystemSize(usage: TreeUsage): RootFilesystemSize {
   const inodesFloor = Math.ceil(usage.inodes * 1.5) + 4096;
@@ -56,5 +55,10 @@ export function rootFilesystemSize(usage: TreeUsage): RootFilesystemSize {
   const needed = (usage.bytes + inodesFloor * INODE_BYTES + journal) / 0.85;
   const free = Math.max(256 * MIB, usage.bytes / 4);
   const bytes = Math.ceil((needed + free) / MIB) * MIB;
-  return { bytes, inodes: Math.max(inodesFloor, Math.ceil(bytes / 16384)) };
+  return { bytes, minInodes: inodesFloor };
+}
+
+/** Inodes to create (mke2fs -N) on `bytes`: never fewer than mke2fs's default of one per 16 KiB, so packages installed later find some. */
+export function inodeCount(bytes: number, minInodes: number): number {
+  return Math.max(minInodes, Math.ceil(bytes / 16384));
 }

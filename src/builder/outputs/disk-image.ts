@@ -1,7 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { BuildFailedError } from '../../common/errors.js';
+import { BuildFailedError, UsageError } from '../../common/errors.js';
 import { formatBytes } from '../../common/units.js';
 import type { BuildLog } from '../build-log.js';
 import type { DiskSize, ImageType } from '../description/model.js';
@@ -58,7 +58,9 @@ export async function writeDiskImage(input: DiskImageInput): Promise<DiskImageRe
   }
   const rootUuid = randomUUID();
   const espVolumeId = randomBytes(4).toString('hex').toUpperCase();
-  const fsType = type.filesystem === 'xfs' || type.filesystem === undefined ? 'ext4' : type.filesystem;
+  const fsType = type.filesystem ?? 'ext4';
+  // checkBuildable refuses xfs before the build; this keeps mke2fs from being asked for it.
+  if (fsType === 'xfs') throw new UsageError('filesystem="xfs" is not built by this version of kiwi', { hint: 'use filesystem="ext4"' });
   writeBootConfig(rootDir, {
     fstab: renderFstab(diskFstabEntries({ uuid: rootUuid, fsType }, firmware === 'efi' ? { volumeId: fatVolumeUuid(espVolumeId) } : undefined), readIfExists(path.join(rootDir, 'etc/fstab'))),
     grubCfg: grubConfig({ title: input.title, rootUuid, ...boot, cmdline: kernelCmdline(rootUuid, type.kernelCmdline), bootloader: type.bootloader }),
@@ -66,7 +68,9 @@ export async function writeDiskImage(input: DiskImageInput): Promise<DiskImageRe
   });
   const size = rootFilesystemSize(measureTree(rootDir));
   const layout = diskLayout(firmware, sizedRoot(firmware, size.bytes, type.size));
-  log.emit({ type: 'log', level: 'info', message: `${firmware} disk of ${formatBytes(layout.sectors * SECTOR_BYTES)} (${layout.table}), root ${fsType} ${formatBytes(size.bytes)} UUID ${rootUuid}, boots ${boot.kernel}`, step: 'disk' });
+  const root = partition(layout, 'root');
+  const rootBytes = root.sectors * SECTOR_BYTES;
+  log.emit({ type: 'log', level: 'info', message: `${firmware} disk of ${formatBytes(layout.sectors * SECTOR_BYTES)} (${layout.table}), root ${fsType} ${formatBytes(rootBytes)} UUID ${rootUuid}, boots ${boot.kernel}`, step: 'disk' });
   const temp = tempNameFor(input.file);
   try {
     fs.writeFileSync(temp, '');
@@ -75,8 +79,6 @@ export async function writeDiskImage(input: DiskImageInput): Promise<DiskImageRe
     const script = path.join(input.workDir, 'partitions.sfdisk');
     fs.writeFileSync(script, sfdiskScript(layout, firmware === 'bios' ? randomBytes(4).toString('hex') : randomUUID()));
     await runLogged(['bash', '-c', 'sfdisk --quiet --no-reread --no-tell-kernel "$1" < "$2"', 'kiwi-sfdisk', temp, script], { log, step: 'disk', ...signal });
-    const root = partition(layout, 'root');
-    const rootBytes = root.sectors * SECTOR_BYTES;
     await runLogged(mke2fsArgv(temp, { fsType, uuid: rootUuid, label: 'ROOT', bytes: rootBytes, inodes: inodeCount(rootBytes, size.minInodes), offset: partitionOffset(root), rootDir }), { log, step: 'disk', ...signal });
     await installBiosBoot(temp, layout, rootUuid, input);
     if (firmware === 'efi') await installEfiBoot(temp, layout, rootUuid, espVolumeId, input);

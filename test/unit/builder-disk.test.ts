@@ -1,12 +1,13 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { EnvironmentError } from '../../src/common/errors.js';
 import type { Bootloader } from '../../src/builder/description/model.js';
 import { BOOT_IMG, biosMbr, placedCoreImage } from '../../src/builder/outputs/bios-boot.js';
 import { chooseBootFiles, findBootFiles } from '../../src/builder/outputs/boot-files.js';
 import { diskFirmware } from '../../src/builder/outputs/disk-image.js';
 import { diskLayout, partition, partitionOffset, rootBytesForSize, sfdiskScript } from '../../src/builder/outputs/disk-layout.js';
-import { diskTools, missingTools } from '../../src/builder/outputs/disk-tools.js';
+import { checkDiskTools, diskTools, missingTools } from '../../src/builder/outputs/disk-tools.js';
 import { fatVolumeUuid, mke2fsArgv, mkfsFatArgv, mtoolsArgv } from '../../src/builder/outputs/filesystem-argv.js';
 import { diskFstabEntries, renderFstab } from '../../src/builder/outputs/fstab.js';
 import { embeddedGrubConfig, grubConfig, grubModules, grubTerminals, kernelCmdline } from '../../src/builder/outputs/grub-config.js';
@@ -255,6 +256,21 @@ describe('build host tools', () => {
     fs.writeFileSync(path.join(dir, 'mke2fs'), 'not executable', { mode: 0o644 });
     const missing = missingTools([{ name: 'sfdisk', package: 'fdisk' }, { name: 'mke2fs', package: 'e2fsprogs' }, { name: path.join(dir, 'nope.img'), package: 'x' }], [dir]);
     expect(missing.map((tool) => tool.package)).toEqual(['e2fsprogs', 'x']);
+  });
+
+  it('a missing tool is an environment error (exit 3) naming the Debian packages to install', () => {
+    const error = (() => {
+      try {
+        checkDiskTools('bios', [tempDir('kiwi-no-tools-')]);
+      } catch (caught) {
+        return caught as EnvironmentError;
+      }
+      return undefined;
+    })();
+    expect(error).toBeInstanceOf(EnvironmentError);
+    expect(error?.exitCode).toBe(3);
+    expect(error?.message).toMatch(/^building a bios disk image needs sfdisk, mke2fs, grub-mkimage/);
+    expect(error?.hint).toMatch(/^install fdisk e2fsprogs grub-common/);
   });
 });
 

@@ -44,8 +44,8 @@ export function missingTools(tools: readonly HostTool[], dirs: readonly string[]
 }
 
 /** Throws an EnvironmentError naming the packages to install when a tool is missing. */
-export function checkDiskTools(firmware: Firmware): void {
-  const missing = missingTools(diskTools(firmware));
+export function checkDiskTools(firmware: Firmware, dirs?: readonly string[]): void {
+  const missing = missingTools(diskTools(firmware), dirs);
   if (missing.length === 0) return;
   const packages = [...new Set(missing.map((tool) => tool.package))];
   throw new EnvironmentError(`building a ${firmware} disk image needs ${missing.map((tool) => tool.name).join(', ')}, not found on this machine`, {

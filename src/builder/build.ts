@@ -10,6 +10,9 @@ import { BuildLog } from './build-log.js';
 import type { ImageModel } from './description/model.js';
 import { resultNames } from './outputs/naming.js';
 import type { ArchiveCompression } from './outputs/root-tar.js';
+import { diskFirmware, writeDiskImage } from './outputs/disk-image.js';
+import { checkDiskTools } from './outputs/disk-tools.js';
+import { grubTerminals } from './outputs/grub-config.js';
 import { writeContainerArchive } from './outputs/oci-archive.js';
 import { dpkgQueryArgv, formatPackageList } from './outputs/packages-list.js';
 import { kiwiResultJson, type KiwiResultJson } from './outputs/result-file.js';
@@ -53,6 +56,8 @@ export async function buildImage(options: BuildOptions): Promise<BuildResult> {
   if (process.getuid?.() !== 0) {
     throw new EnvironmentError('kiwi build runs natively as root only (mmdebstrap, overlayfs and chown need it)', { hint: 'run it as root, or use kiwi boxbuild' });
   }
+  // Before the bootstrap: a missing mke2fs or GRUB should cost milliseconds, not a build.
+  if (model.type.image === 'oem') checkDiskTools(diskFirmware(model.type));
   const started = Date.now();
   const names = resultNames(model, compression === 'xz');
   fs.mkdirSync(targetDir, { recursive: true });
@@ -101,10 +106,16 @@ export async function buildImage(options: BuildOptions): Promise<BuildResult> {
       container = await runStep(log, 'container', `${names.image} (${kind} archive${compression === 'xz' ? ', xz -T0' : ''})`, () =>
         writeContainerArchive({ kind, rootDir: build.root, workDir: build.dir, container: containerConfig, debianArch: model.debianArch, file: image, compression, log, ...(signal ? { signal } : {}) }),
       );
+    } else if (model.type.image === 'oem') {
+      await runStep(log, 'disk', `${names.image} (${diskFirmware(model.type)} disk, GRUB)`, () =>
+        writeDiskImage({ type: model.type, title: model.displayName, rootDir: build.root, workDir: build.dir, file: image, log, ...(signal ? { signal } : {}) }),
+      );
     }
+    // A raw disk is never compressed: it stays sparse and bootable as it is.
+    const compressPending = compression === 'deferred' && model.type.image !== 'oem';
     const seconds = Math.round((Date.now() - started) / 100) / 10;
     const buildInfo: KiwiResultJson['build'] = { bootstrapLayer: layer.key, bootstrap: layer.status, seconds, ...(container ? { references: container.references, digest: container.digest } : {}) };
-    writeFileAtomic(path.join(targetDir, names.result), `${JSON.stringify(kiwiResultJson(model, { image, packages: packagesFile }, buildInfo, compression === 'deferred'), null, 2)}\n`);
+    writeFileAtomic(path.join(targetDir, names.result), `${JSON.stringify(kiwiResultJson(model, { image, packages: packagesFile }, buildInfo, compressPending), null, 2)}\n`);
     return {
       type: 'build',
       image,
@@ -116,7 +127,7 @@ export async function buildImage(options: BuildOptions): Promise<BuildResult> {
       bootstrap: layer.status,
       peakMemoryBytes,
       ...(container ? { references: container.references } : {}),
-      ...(compression === 'deferred' ? { compressionDeferred: true } : {}),
+      ...(compressPending ? { compressionDeferred: true } : {}),
     };
   } finally {
     fs.rmSync(build.dir, { recursive: true, force: true });
@@ -126,8 +137,20 @@ export async function buildImage(options: BuildOptions): Promise<BuildResult> {
 
 /** What this version cannot build, as a usage error before anything runs (also checked on the host before a box boots). */
 export function checkBuildable(model: ImageModel): void {
-  if (model.type.image === 'oem') {
-    throw new UsageError('type oem (bootable disk) is not built by this version of kiwi', { hint: 'build tbz, oci or docker (--type)' });
+  const { type } = model;
+  if (type.image !== 'oem') return;
+  if (model.arch !== 'x86_64') {
+    throw new UsageError(`type oem (bootable disk) at ${type.xmlPath} is built for x86_64 only by this version of kiwi, not ${model.arch}`, { hint: 'build tbz, oci or docker for this arch (--type)' });
+  }
+  if (type.filesystem === 'xfs') {
+    throw new UsageError(`filesystem="xfs" at ${type.xmlPath} is not built by this version of kiwi (the root file system is made from the tree by mke2fs)`, { hint: 'use filesystem="ext4"' });
+  }
+  const bootloader = type.bootloader;
+  const unsupported = [...grubTerminals(bootloader?.outputConsole).unsupported, ...grubTerminals(bootloader?.inputConsole).unsupported];
+  if (bootloader && unsupported.length > 0) {
+    throw new UsageError(`<bootloader> console "${unsupported.join(' ')}" is not supported at ${bootloader.xmlPath}: kiwi sets up GRUB's console and serial terminals`, {
+      hint: 'use output_console="serial", "console" or "serial console"',
+    });
   }
 }
 

@@ -145,7 +145,8 @@ async function finishBuild(build: BoxBuild, ran: PromiseSettledResult<RuntimeEve
   if (ran.status === 'rejected') throw ran.reason;
   const last = ran.value;
   if (last.type !== 'build') throw new BuildFailedError(`the box runtime ended with a ${last.type} event instead of a build result`);
-  const finished = await hostStep(build.emit)('compress', `${imageName} (xz -T0 on this machine)`, () => compressDeferredImage(last, signal));
+  // A raw disk comes back as it is (sparse and bootable); archives are compressed here.
+  const finished = last.compressionDeferred ? await hostStep(build.emit)('compress', `${imageName} (xz -T0 on this machine)`, () => compressDeferredImage(last, signal)) : last;
   // The whole boxbuild's time (kiwi.result.json keeps the build's own, in the box).
   return { ...finished, seconds: Math.round((Date.now() - started) / 100) / 10 };
 }

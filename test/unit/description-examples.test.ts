@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { kiwiProfileVariables, renderKiwiProfile } from '../../src/builder/description/kiwi-env.js';
 import { NO_OVERRIDES } from '../fixtures/descriptions/load-fixture.js';
 import { loadImageModel } from '../../src/builder/description/load.js';
+import { checkBuildable } from '../../src/builder/build.js';
 import { tempDir } from '../fixtures/temp-dir.js';
 
 const examples = resolve(__dirname, '../../descriptions');
@@ -50,6 +51,25 @@ describe('the example descriptions parse and resolve', () => {
     const arm = load('debian-disk', 'aarch64');
     expect(arm.type.firmware).toBe('efi');
     expect(arm.packages.type).toEqual(['e2fsprogs', 'grub-efi-arm64', 'initramfs-tools', 'linux-image-arm64']);
+  });
+});
+
+describe('debian-oem, the disk kiwi builds', () => {
+  it('oem, ext4, bios, GRUB on the serial line and the console, a kernel and initramfs-tools but no GRUB package', () => {
+    const model = load('debian-oem');
+    expect(model.type).toMatchObject({ image: 'oem', filesystem: 'ext4', firmware: 'bios', kernelCmdline: 'console=tty0 console=ttyS0,115200' });
+    expect(model.type.bootloader).toMatchObject({ name: 'grub2', outputConsole: 'serial console', inputConsole: 'serial console', serialLine: 'serial --unit=0 --speed=115200', timeout: 1 });
+    expect(model.packages.type).toEqual(['e2fsprogs', 'initramfs-tools', 'linux-image-amd64']);
+    expect([...model.packages.image, ...model.packages.type].filter((name) => name.startsWith('grub'))).toEqual([]);
+    expect(() => checkBuildable(model)).not.toThrow();
+  });
+
+  it('is not built for aarch64, nor with an xfs root or a gfxterm console', () => {
+    const model = load('debian-oem');
+    expect(() => checkBuildable({ ...model, arch: 'aarch64' })).toThrow(/built for x86_64 only/);
+    expect(() => checkBuildable({ ...model, type: { ...model.type, filesystem: 'xfs' } })).toThrow(/filesystem="xfs"/);
+    const bootloader = { ...model.type.bootloader!, outputConsole: 'gfxterm' };
+    expect(() => checkBuildable({ ...model, type: { ...model.type, bootloader } })).toThrow(/console "gfxterm" is not supported/);
   });
 });
 

@@ -172,6 +172,17 @@ describe('resolve and validate errors', () => {
     ]);
   });
 
+  it('<size>: KIWI\'s megabytes by default or unit="G", additive; a whole number; oem only', () => {
+    const oem = (size: string) => image('', undefined, `<version>1.0.0</version><type image="oem" filesystem="ext4">${size}</type>`);
+    expect(describeImage(oem('<size>900</size>'), options, () => undefined).type.size).toEqual({ xmlPath: '/image/preferences[1]/type[1]/size[1]', bytes: 900 * 1024 ** 2, additive: false });
+    expect(describeImage(oem('<size unit="G" additive="true">2</size>'), options, () => undefined).type.size).toMatchObject({ bytes: 2 * 1024 ** 3, additive: true });
+    expect(describeImage(oem(''), options, () => undefined).type.size).toBeUndefined();
+    expect(problems(oem('<size unit="T">1.5</size>')).map((problem) => problem.where)).toEqual(['/image/preferences[1]/type[1]/size[1]', '/image/preferences[1]/type[1]/size[1]']);
+    expect(problems(image('', undefined, '<version>1.0.0</version><type image="tbz"><size>900</size></type>'))).toEqual([
+      { where: '/image/preferences[1]/type[1]/size[1]', message: 'a tbz type has no disk: <size> is only for oem types' },
+    ]);
+  });
+
   it('apt needs bootstrap packages and a repository with a distribution', () => {
     const text = image('')
       .replace('<packages type="bootstrap"><package name="ca-certificates"/></packages>', '')

@@ -88,8 +88,19 @@ export interface ImageType {
   kernelCmdline: string | undefined;
   /** `<bootloader>` (oem only; grub2 with defaults when the oem type has none). */
   bootloader: Bootloader | undefined;
+  /** `<size>` (oem only): the disk's size; undefined lets kiwi size it from the root tree. */
+  size: DiskSize | undefined;
   /** `<containerconfig>` (docker and oci; defaults from the image name when absent). */
   containerConfig: ContainerConfig | undefined;
+}
+
+export interface DiskSize {
+  /** Where the `<size>` is. */
+  xmlPath: string;
+  /** The size in bytes (KIWI's M and G are MiB and GiB). */
+  bytes: number;
+  /** additive="true": added to the size the root tree needs; else the whole disk. */
+  additive: boolean;
 }
 
 export interface Bootloader {

@@ -76,6 +76,7 @@ export function toImageType(type: TypeDoc, imageName: string, arch: Arch): Image
     firmware: type.firmware ?? (disk ? (arch === 'x86_64' ? 'bios' : 'efi') : undefined),
     kernelCmdline: type.kernelcmdline,
     bootloader: type.bootloader ? toBootloader(type.bootloader) : disk ? defaultBootloader(type.xmlPath) : undefined,
+    size: type.size ? { xmlPath: type.size.xmlPath, bytes: type.size.text * (type.size.unit === 'G' ? 1024 ** 3 : 1024 ** 2), additive: type.size.additive ?? false } : undefined,
     containerConfig: type.containerconfig
       ? toContainerConfig(type.containerconfig, imageName)
       : container

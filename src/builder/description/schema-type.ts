@@ -63,6 +63,13 @@ const bootloader = element(
   {},
 );
 
+/** `<size unit additive>N</size>`: the disk's size, in KIWI's megabytes unless unit="G". */
+const size = element(
+  { unit: z.enum(['M', 'G'], { error: 'expected M or G' }).optional(), additive: xmlBool.optional() },
+  {},
+  z.string({ error: 'expected the size, a whole number' }).regex(/^\d+$/, 'expected a whole number').transform((value) => Number(value)),
+);
+
 export const typeSchema = element(
   {
     image: z.enum(BUILD_TYPES, { error: `not supported, kiwi builds ${BUILD_TYPES.join(', ')} images` }),
@@ -71,7 +78,7 @@ export const typeSchema = element(
     firmware: z.enum(['bios', 'efi', 'uefi']).optional(),
     kernelcmdline: z.string().optional(),
   },
-  { bootloader: optionalOne(bootloader), containerconfig: optionalOne(containerconfig) },
+  { bootloader: optionalOne(bootloader), containerconfig: optionalOne(containerconfig), size: optionalOne(size) },
 );
 
 export type TypeDoc = z.output<typeof typeSchema>;

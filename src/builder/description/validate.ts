@@ -27,6 +27,7 @@ function typeRules({ type }: ImageModel): Problem[] {
   if (type.bootloader) {
     problems.push({ where: type.bootloader.xmlPath, message: `a ${type.image} type has no bootloader: <bootloader> is only for oem types` });
   }
+  if (type.size) problems.push({ where: type.size.xmlPath, message: `a ${type.image} type has no disk: <size> is only for oem types` });
   return problems;
 }
 

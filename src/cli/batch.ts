@@ -124,7 +124,7 @@ function packedUnits(entries: CheckedEntry[], plans: PackPlan[]): CheckedEntry[]
 }
 
 /** Checks every build as kiwi boxbuild would (arguments, description, box) before any VM starts. */
-async function prepareEntries(builds: BatchBuild[], options: BatchOptions, signal: AbortSignal): Promise<(CheckedEntry)[]> {
+async function prepareEntries(builds: BatchBuild[], options: BatchOptions, signal: AbortSignal): Promise<CheckedEntry[]> {
   const [{ loadCatalog }, { cacheRoot }, { readCurrent }] = await Promise.all([
     import('../box/catalog.js'),
     import('../box/paths.js'),
@@ -132,7 +132,7 @@ async function prepareEntries(builds: BatchBuild[], options: BatchOptions, signa
   ]);
   const catalog = loadCatalog();
   const root = cacheRoot();
-  const entries: (CheckedEntry)[] = [];
+  const entries: CheckedEntry[] = [];
   for (const build of builds) {
     try {
       const settings = parseBoxOptions({

@@ -4,6 +4,7 @@ import { execa } from 'execa';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { hostArch } from '../../src/common/arch.js';
 import { ensureTestBox, TEST_BOX_CACHE } from '../fixtures/box/built-box.js';
+import { fileOfMember } from '../fixtures/image-member.js';
 import { runKiwi } from '../fixtures/run-kiwi.js';
 import { tempDir } from '../fixtures/temp-dir.js';
 
@@ -34,13 +35,6 @@ async function boxbuild(method: 'vm' | 'binfmt', description: string, target: st
   });
   const line = String(done.stdout).trim().split('\n').pop() ?? '';
   return { exitCode: done.exitCode, stderr: String(done.stderr), json: line ? (JSON.parse(line) as Record<string, unknown>) : undefined };
-}
-
-/** `file`'s description of a program inside an image's tar. */
-async function fileOfMember(image: string, member: string): Promise<string> {
-  const dir = tempDir('kiwi-cross-member-');
-  await execa('tar', ['-C', dir, '-xJf', image, member]);
-  return String((await execa('file', ['-b', path.join(dir, member)])).stdout);
 }
 
 describe.skipIf(!(canRun && SLOW))('kiwi boxbuild --aarch64 on an x86_64 host (KIWI_TEST_SLOW=1)', () => {

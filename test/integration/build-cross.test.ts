@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
+import { fileOfMember } from '../fixtures/image-member.js';
 import { runKiwi } from '../fixtures/run-kiwi.js';
 import { tempDir } from '../fixtures/temp-dir.js';
 
@@ -18,13 +19,6 @@ async function build(description: string, target: string) {
   const done = await runKiwi(['build', '--description', path.join(REPO, 'descriptions', description), '--target-dir', target, '--target-arch', 'aarch64', '--json'], { env: { KIWI_BUILD_CACHE_DIR: CACHE } });
   const line = String(done.stdout).trim().split('\n').pop() ?? '';
   return { exitCode: done.exitCode, stderr: String(done.stderr), json: line ? (JSON.parse(line) as Record<string, unknown>) : undefined };
-}
-
-/** `file`'s description of a program inside an image's tar. */
-async function fileOfMember(image: string, member: string): Promise<string> {
-  const dir = tempDir('kiwi-cross-member-');
-  await execa('tar', ['-C', dir, '-xJf', image, member]);
-  return String((await execa('file', ['-b', path.join(dir, member)])).stdout);
 }
 
 describe.skipIf(!canRun)('kiwi build --target-arch aarch64 (native, qemu-user through binfmt_misc)', () => {

@@ -1,4 +1,5 @@
 import type { RuntimeEventHandler } from '../protocol/events.js';
+import { timedStep } from '../protocol/timed-step.js';
 
 /**
  * The runtime's side of the event protocol: helpers that emit step, log and error events
@@ -21,16 +22,8 @@ export class Reporter {
     this.emit({ type: 'log', level: 'warn', message, ...(step ? { step } : {}) });
   }
 
-  /** Runs `work` as the step `id`: start, then done or failed. */
-  async step<T>(id: string, message: string, work: () => Promise<T> | T): Promise<T> {
-    this.emit({ type: 'step', id, state: 'start', message });
-    try {
-      const result = await work();
-      this.emit({ type: 'step', id, state: 'done' });
-      return result;
-    } catch (error) {
-      this.emit({ type: 'step', id, state: 'failed', message: error instanceof Error ? error.message : String(error) });
-      throw error;
-    }
+  /** Runs `work` as the step `id` (timedStep). */
+  step<T>(id: string, message: string, work: () => Promise<T> | T): Promise<T> {
+    return timedStep(this.emit, id, message, work);
   }
 }

@@ -5,8 +5,8 @@ import { resultNames } from '../builder/outputs/naming.js';
 import { buildCachePaths } from '../builder/paths.js';
 import { BuildFailedError } from '../common/errors.js';
 import { shellQuote } from '../common/shell-quote.js';
-import { formatDuration } from '../common/units.js';
 import type { BuildEvent, RuntimeEvent, RuntimeEventHandler } from '../protocol/events.js';
+import { timedStep } from '../protocol/timed-step.js';
 import { boxBuildArgv } from '../runtime/box-build-command.js';
 import { bootBox, type BootOptions, type RunningBox } from '../vm/boot-box.js';
 import { acquireBuildCacheDisk, BOX_BUILD_CACHE_DIR, mountBuildCacheScript, unmountBuildCacheScript } from '../vm/build-cache-disk.js';
@@ -75,7 +75,8 @@ export async function buildPackInBox(job: BoxPackJob): Promise<PromiseSettledRes
     // What a killed earlier run of this build left half-written (its own cleanup never ran).
     removeBuildLeftovers(build.args.targetDir, names[index]!);
   });
-  const boxStep = hostStep((event) => builds.forEach((build) => build.emit(event)));
+  const emitToAll: RuntimeEventHandler = (event) => builds.forEach((build) => build.emit(event));
+  const boxStep = <T>(id: string, message: string, work: () => Promise<T>): Promise<T> => timedStep(emitToAll, id, message, work);
   const disk = await acquireBuildCacheDisk({ cacheRoot: job.boot.cacheRoot, name: job.boot.name, arch: job.boot.arch, sizeBytes: job.diskSizeBytes, ...(signal ? { signal } : {}) });
   let running: RunningBox | undefined;
   // The cache learns from builds that ran to their end (failed or not) with its disk cleanly unmounted.
@@ -146,23 +147,8 @@ async function finishBuild(build: BoxBuild, ran: PromiseSettledResult<RuntimeEve
   const last = ran.value;
   if (last.type !== 'build') throw new BuildFailedError(`the box runtime ended with a ${last.type} event instead of a build result`);
   // A raw disk comes back as it is (sparse and bootable); archives are compressed here.
-  const finished = last.compressionDeferred ? await hostStep(build.emit)('compress', `${imageName} (xz -T0 on this machine)`, () => compressDeferredImage(last, signal)) : last;
+  const finished = last.compressionDeferred ? await timedStep(build.emit, 'compress', `${imageName} (xz -T0 on this machine)`, () => compressDeferredImage(last, signal)) : last;
   // The whole boxbuild's time (kiwi.result.json keeps the build's own, in the box).
   return { ...finished, seconds: Math.round((Date.now() - started) / 100) / 10 };
 }
 
-/** Steps the host runs around the box's builds, reported as the box's own steps are. */
-function hostStep(emit: RuntimeEventHandler) {
-  return async <T>(id: string, message: string, work: () => Promise<T>): Promise<T> => {
-    const stepStarted = Date.now();
-    emit({ type: 'step', id, state: 'start', message });
-    try {
-      const result = await work();
-      emit({ type: 'step', id, state: 'done', message: formatDuration((Date.now() - stepStarted) / 1000) });
-      return result;
-    } catch (error) {
-      emit({ type: 'step', id, state: 'failed', message: error instanceof Error ? error.message.split('\n')[0] : String(error) });
-      throw error;
-    }
-  };
-}

@@ -5,6 +5,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { ensureTestBox, TEST_BOX_CACHE } from '../fixtures/box/built-box.js';
 import { processesUnder } from '../fixtures/processes.js';
 import { runKiwi } from '../fixtures/run-kiwi.js';
+import { slimDescription } from '../fixtures/slim-description.js';
 import { tempDir } from '../fixtures/temp-dir.js';
 
 // `kiwi batch` under TCG: three builds in their own VMs of the debian box, two at a time
@@ -12,15 +13,6 @@ import { tempDir } from '../fixtures/temp-dir.js';
 const canRun = process.getuid?.() === 0 && fs.existsSync('/usr/bin/qemu-system-x86_64') && fs.existsSync('/usr/bin/mmdebstrap');
 const REPO = path.resolve(__dirname, '../..');
 const CACHE_DISK = path.join(TEST_BOX_CACHE, '.disks', 'debian.x86_64');
-
-/** An example description without its image packages (a quicker build of the same kind). */
-function slimDescription(example: string, configSh?: string): string {
-  const dir = tempDir(`kiwi-batch-${example}-`);
-  const source = path.join(REPO, 'descriptions', example);
-  fs.writeFileSync(path.join(dir, 'config.kiwi'), fs.readFileSync(path.join(source, 'config.kiwi'), 'utf8').replace(/<packages type="image">[\s\S]*?<\/packages>/, ''));
-  if (configSh) fs.writeFileSync(path.join(dir, 'config.sh'), configSh);
-  return dir;
-}
 
 describe.skipIf(!canRun)('kiwi batch (debian box, TCG)', () => {
   beforeAll(async () => {

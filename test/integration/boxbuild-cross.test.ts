@@ -6,6 +6,7 @@ import { hostArch } from '../../src/common/arch.js';
 import { ensureTestBox, TEST_BOX_CACHE } from '../fixtures/box/built-box.js';
 import { fileOfMember } from '../fixtures/image-member.js';
 import { runKiwi } from '../fixtures/run-kiwi.js';
+import { slimDescription } from '../fixtures/slim-description.js';
 import { tempDir } from '../fixtures/temp-dir.js';
 
 // aarch64 images from `kiwi boxbuild` on this x86_64 host. --cross vm boots the aarch64
@@ -20,14 +21,6 @@ const canRun = process.getuid?.() === 0 && hostArch() === 'x86_64' && fs.existsS
 const REPO = path.resolve(__dirname, '../..');
 const BUILD_TIMEOUT = 45 * 60_000;
 const SLOW = process.env.KIWI_TEST_SLOW === '1';
-
-/** debian-minimal's config.kiwi without its image packages (a quicker build of the same kind; its config.sh needs them). */
-function slimMinimal(): string {
-  const dir = tempDir('kiwi-cross-slim-');
-  const source = path.join(REPO, 'descriptions/debian-minimal');
-  fs.writeFileSync(path.join(dir, 'config.kiwi'), fs.readFileSync(path.join(source, 'config.kiwi'), 'utf8').replace(/<packages type="image">[\s\S]*?<\/packages>/, ''));
-  return dir;
-}
 
 async function boxbuild(method: 'vm' | 'binfmt', description: string, target: string) {
   const done = await runKiwi(['boxbuild', '--box', 'debian', '--no-update-check', '--aarch64', '--cross', method, '--json', '--', '--description', description, '--target-dir', target], {
@@ -44,7 +37,7 @@ describe.skipIf(!(canRun && SLOW))('kiwi boxbuild --aarch64 on an x86_64 host (K
 
   it('--cross vm: debian-minimal (without its image packages) as an aarch64 tbz built in the aarch64 box', { timeout: BUILD_TIMEOUT }, async () => {
     const target = tempDir('kiwi-boxbuild-vm-tbz-');
-    const done = await boxbuild('vm', slimMinimal(), target);
+    const done = await boxbuild('vm', slimDescription('debian-minimal'), target);
     expect(done.exitCode, done.stderr).toBe(0);
     expect(done.stderr).toMatch(/booting debian \(aarch64, 9p shares\)/);
     const image = path.join(target, 'debian-minimal.aarch64-1.0.0.tar.xz');
@@ -65,7 +58,7 @@ describe.skipIf(!(canRun && SLOW))('kiwi boxbuild --aarch64 on an x86_64 host (K
   it('--cross binfmt: debian-minimal as an aarch64 tbz built in the x86_64 box through qemu-user', { timeout: 3 * 60 * 60_000 }, async () => {
     await ensureTestBox('x86_64');
     const target = tempDir('kiwi-boxbuild-binfmt-tbz-');
-    const done = await boxbuild('binfmt', slimMinimal(), target);
+    const done = await boxbuild('binfmt', slimDescription('debian-minimal'), target);
     expect(done.exitCode, done.stderr).toBe(0);
     expect(done.stderr).toMatch(/booting debian \(x86_64, 9p shares\)/);
     expect(await fileOfMember(path.join(target, 'debian-minimal.aarch64-1.0.0.tar.xz'), './usr/bin/dash')).toMatch(/ARM aarch64/);

@@ -6,6 +6,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { ensureTestBox, TEST_BOX_CACHE } from '../fixtures/box/built-box.js';
 import { processesUnder } from '../fixtures/processes.js';
 import { KIWI_BIN, runKiwi } from '../fixtures/run-kiwi.js';
+import { slimDescription } from '../fixtures/slim-description.js';
 import { tempDir } from '../fixtures/temp-dir.js';
 
 // `kiwi boxbuild` end to end: the debian box booted by QEMU under TCG, the description and
@@ -42,17 +43,8 @@ function leftovers(env: Record<string, string>): string[] {
   ];
 }
 
-/** debian-minimal without its image packages (faster), and a config.sh that fails. */
-function failingDescription(): string {
-  const description = tempDir('kiwi-boxbuild-fail-desc-');
-  const source = path.join(REPO, 'descriptions/debian-minimal');
-  fs.writeFileSync(
-    path.join(description, 'config.kiwi'),
-    fs.readFileSync(path.join(source, 'config.kiwi'), 'utf8').replace(/<packages type="image">[\s\S]*?<\/packages>/, ''),
-  );
-  fs.writeFileSync(path.join(description, 'config.sh'), '#!/bin/bash\necho "setting up the image"\necho "no such service" >&2\nexit 3\n');
-  return description;
-}
+/** A config.sh that fails after a line on each stream. */
+const FAILING_CONFIG_SH = '#!/bin/bash\necho "setting up the image"\necho "no such service" >&2\nexit 3\n';
 
 describe.skipIf(!canRun)('kiwi boxbuild (debian box, TCG)', () => {
   /** The tbz the second test builds; kiwi run --box runs in it. */
@@ -152,7 +144,7 @@ describe.skipIf(!canRun)('kiwi boxbuild (debian box, TCG)', () => {
   });
 
   it('two kiwi boxbuild processes at once: an OCI build that skopeo reads (virtiofs, cached bootstrap layer) and a failing config.sh (exit 1, the step, the log)', { timeout: BUILD_TIMEOUT }, async () => {
-    const description = failingDescription();
+    const description = slimDescription('debian-minimal', FAILING_CONFIG_SH);
     const failTarget = tempDir('kiwi-boxbuild-fail-');
     fs.writeFileSync(path.join(failTarget, 'notes.txt'), 'keep me');
     const ociTarget = tempDir('kiwi-boxbuild-oci-');
@@ -183,7 +175,7 @@ describe.skipIf(!canRun)('kiwi boxbuild (debian box, TCG)', () => {
   });
 
   it('--box-debug: after a failed build a shell in the box sees the failed root tree and the log; then exit 1 and nothing left', { timeout: BUILD_TIMEOUT }, async () => {
-    const description = failingDescription();
+    const description = slimDescription('debian-minimal', FAILING_CONFIG_SH);
     const target = tempDir('kiwi-boxbuild-debug-');
     const env = boxEnv();
     // script(1) gives kiwi a terminal; the shell reads these lines from it once it opens.

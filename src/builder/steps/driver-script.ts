@@ -59,10 +59,22 @@ export function driverScript(model: ImageModel, files: DescriptionFiles): string
   ]);
   if (files.postBootstrap) steps.push(['post-bootstrap', runScript('post_bootstrap.sh')]);
   if (install.length > 0) {
-    // One apt at a time on the shared download cache: apt locks it and does not wait.
+    const aptInstall = `apt-get install -y${noRecommends} -o APT::Keep-Downloaded-Packages=true -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold ${install.map(q).join(' ')}`;
     steps.push([
       'packages',
-      [`flock ${CONTAINER_APT_ARCHIVES}/.kiwi-lock apt-get install -y${noRecommends} -o APT::Keep-Downloaded-Packages=true -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold ${install.map(q).join(' ')}`],
+      [
+        // The download cache is shared by the builds running at once, and apt locks it and
+        // does not wait: the downloads take turns. The install then reads only what is
+        // there (--no-download), so it needs no lock of the cache and builds install at once.
+        `flock ${CONTAINER_APT_ARCHIVES}/.kiwi-lock ${aptInstall} --download-only`,
+        // A kernel's hook makes an initramfs and initramfs-tools' trigger makes it again,
+        // minutes each under emulation: INITRD=No stops the hook, and no initramfs means
+        // the trigger has none to update. One is made once every package is in.
+        `INITRD=No ${aptInstall} --no-download -o Debug::NoLocking=true`,
+        'if command -v update-initramfs >/dev/null && command -v linux-version >/dev/null; then',
+        '  for version in $(linux-version list); do [ -e "/boot/initrd.img-$version" ] || update-initramfs -c -k "$version"; done',
+        'fi',
+      ],
     ]);
   }
   const archives = [...packages.bootstrapArchives, ...packages.imageArchives];

@@ -29,21 +29,32 @@ const median = (xs: number[]): number => {
   return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
 };
 
-/** Shell run in the box: prints "large SECONDS" and "small SECONDS" for the directory $1. */
+/**
+ * Shell run in the box: prints "large SECONDS" and "small SECONDS" for the directory $1. The
+ * small files are written by one Node process (the box's runtime Node), because a process per
+ * file would measure fork and exec under emulation rather than the share.
+ */
+const SMALL_FILES = `
+const fs = require('node:fs');
+const { execFileSync } = require('node:child_process');
+const [dir, count] = [process.argv[1], Number(process.argv[2])];
+const block = Buffer.alloc(4096);
+const start = process.hrtime.bigint();
+for (let i = 0; i < count; i += 1) {
+  const sub = dir + '/small/' + Math.floor(i / 100);
+  if (i % 100 === 0) fs.mkdirSync(sub, { recursive: true });
+  fs.writeFileSync(sub + '/f' + i, block);
+}
+execFileSync('sync');
+console.log('small ' + Number(process.hrtime.bigint() - start) / 1e9);
+`;
 const WORKLOAD = `
 set -e
 t() { date +%s.%N; }
 dir=$1
 a=$(t); dd if=/dev/zero of="$dir/large" bs=4M count=256 conv=fsync status=none; b=$(t)
 echo "large $(awk "BEGIN { print $b - $a }")"
-a=$(t)
-i=0
-while [ $i -lt ${files} ]; do
-  d="$dir/small/$((i / 100))"; [ -d "$d" ] || mkdir -p "$d"
-  head -c 4096 /dev/zero > "$d/f$i"; i=$((i + 1))
-done
-sync; b=$(t)
-echo "small $(awk "BEGIN { print $b - $a }")"
+/opt/kiwi/node/bin/node -e "$2" "$dir" ${files}
 rm -rf "$dir/large" "$dir/small"
 `;
 
@@ -52,7 +63,7 @@ async function measure(backend: (typeof BACKENDS)[number] | 'box-local'): Promis
   try {
     const shareArgs = backend === 'box-local' ? [] : ['--share', `${host}:/mnt/share`, `--${backend}-sharing`];
     const dir = backend === 'box-local' ? '/var/tmp/bench' : '/mnt/share';
-    const result = await execa(process.execPath, [kiwi, 'box', 'shell', 'debian', '--no-update-check', ...shareArgs, '--', 'sh', '-c', `mkdir -p ${dir}; ${WORKLOAD}`, 'bench', dir], { env: { CI: '1' }, reject: false });
+    const result = await execa(process.execPath, [kiwi, 'box', 'shell', 'debian', '--no-update-check', ...shareArgs, '--', 'sh', '-c', `mkdir -p ${dir}; ${WORKLOAD}`, 'bench', dir, SMALL_FILES], { env: { CI: '1' }, reject: false });
     if (result.exitCode !== 0) throw new Error(`${backend}: exit ${result.exitCode}\n${result.stderr}`);
     const figure = (name: string): number => Number(new RegExp(`^${name} ([\\d.]+)$`, 'm').exec(result.stdout)?.[1]);
     return { large: figure('large'), small: figure('small') };

@@ -1,9 +1,10 @@
 /**
- * bench/parallel: 1, 2 and 4 builds of debian-minimal at once with `kiwi batch` (one VM
- * each), wall time against one build's, and the QEMU resident memory: peak per VM during
- * the builds, and of an idle box (booted, SSH ready, nothing running).
+ * bench/parallel: 1, 2 and 4 builds of debian-minimal at once with `kiwi batch`, one VM
+ * each and packed into one VM (`--pack`), wall time against one build's, and the QEMU
+ * resident memory: peak per VM during the builds, and of an idle box (booted, SSH ready,
+ * nothing running).
  *
- *   npm run build && KIWI_BOXED_CACHE_DIR=<cache with the debian box> npx tsx bench/parallel.ts [--counts 1,2,4]
+ *   npm run build && KIWI_BOXED_CACHE_DIR=<cache with the debian box> npx tsx bench/parallel.ts [--counts 1,2,4] [--modes vm,pack]
  *
  * The box's build cache must be warm (one kiwi boxbuild of debian-minimal before), so every
  * build reuses the same bootstrap layer and the figures compare like with like.
@@ -14,8 +15,9 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { execa } from 'execa';
 
-const { values } = parseArgs({ options: { counts: { type: 'string', default: '1,2,4' } } });
+const { values } = parseArgs({ options: { counts: { type: 'string', default: '1,2,4' }, modes: { type: 'string', default: 'vm,pack' } } });
 const counts = values.counts.split(',').map(Number);
+const modes = values.modes.split(',') as ('vm' | 'pack')[];
 const kiwi = path.resolve('bin/kiwi.js');
 const description = path.resolve('descriptions/debian-minimal');
 
@@ -46,17 +48,17 @@ function watchRss(): () => number[] {
   };
 }
 
-async function batchOf(count: number): Promise<{ seconds: number; peaks: number[]; concurrency: number }> {
+async function batchOf(count: number, mode: 'vm' | 'pack'): Promise<{ seconds: number; peaks: number[]; concurrency: number }> {
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'kiwi-bench-parallel-'));
   try {
     const builds = Array.from({ length: count }, (_, index) => `  - name: b${index}\n    description: ${description}\n    target-dir: out/b${index}\n`).join('');
     fs.writeFileSync(path.join(work, 'batch.yaml'), `builds:\n${builds}`);
     const stop = watchRss();
     const started = performance.now();
-    const done = await execa(process.execPath, [kiwi, 'batch', path.join(work, 'batch.yaml'), '--no-update-check', '--json', '--jobs', String(count)], { reject: false, env: { CI: '1' } });
+    const done = await execa(process.execPath, [kiwi, 'batch', path.join(work, 'batch.yaml'), '--no-update-check', '--json', '--jobs', String(count), ...(mode === 'pack' ? ['--pack'] : [])], { reject: false, env: { CI: '1' } });
     const seconds = (performance.now() - started) / 1000;
     const peaks = stop();
-    if (done.exitCode !== 0) throw new Error(`batch of ${count} failed:\n${done.stderr}`);
+    if (done.exitCode !== 0) throw new Error(`${mode} batch of ${count} failed:\n${done.stderr}`);
     return { seconds, peaks, concurrency: (JSON.parse(done.stdout) as { concurrency: number }).concurrency };
   } finally {
     fs.rmSync(work, { recursive: true, force: true });
@@ -75,12 +77,16 @@ async function idleRss(): Promise<number> {
 
 const idle = await idleRss();
 console.log(`idle box: QEMU RSS ${idle.toFixed(0)} MiB\n`);
-console.log('| builds | VMs at once | wall (s) | × one build | peak QEMU RSS per VM (MiB) |');
-console.log('|---|---|---|---|---|');
+console.log('| builds | mode | VMs at once | wall (s) | × one build | peak QEMU RSS per VM (MiB) |');
+console.log('|---|---|---|---|---|---|');
 let one: number | undefined;
-for (const count of counts) {
-  const result = await batchOf(count);
-  one ??= count === 1 ? result.seconds : undefined;
-  const ratio = one ? (result.seconds / one).toFixed(2) : '-';
-  console.log(`| ${count} | ${result.concurrency} | ${result.seconds.toFixed(0)} | ${ratio} | ${result.peaks.map((mib) => mib.toFixed(0)).join(', ')} |`);
+for (const mode of modes) {
+  for (const count of counts) {
+    // One build is the same in both modes: measured once, the baseline of every row.
+    if (count === 1 && one !== undefined) continue;
+    const result = await batchOf(count, mode);
+    one ??= count === 1 ? result.seconds : undefined;
+    const ratio = one ? (result.seconds / one).toFixed(2) : '-';
+    console.log(`| ${count} | ${mode} | ${result.concurrency} | ${result.seconds.toFixed(0)} | ${ratio} | ${result.peaks.map((mib) => mib.toFixed(0)).join(', ')} |`);
+  }
 }

@@ -67,13 +67,7 @@ export function driverScript(model: ImageModel, files: DescriptionFiles): string
         // does not wait: the downloads take turns. The install then reads only what is
         // there (--no-download), so it needs no lock of the cache and builds install at once.
         `flock ${CONTAINER_APT_ARCHIVES}/.kiwi-lock ${aptInstall} --download-only`,
-        // A kernel's hook makes an initramfs and initramfs-tools' trigger makes it again,
-        // minutes each under emulation: INITRD=No stops the hook, and no initramfs means
-        // the trigger has none to update. One is made once every package is in.
-        `INITRD=No ${aptInstall} --no-download -o Debug::NoLocking=true`,
-        'if command -v update-initramfs >/dev/null && command -v linux-version >/dev/null; then',
-        '  for version in $(linux-version list); do [ -e "/boot/initrd.img-$version" ] || update-initramfs -c -k "$version"; done',
-        'fi',
+        `${aptInstall} --no-download -o Debug::NoLocking=true`,
       ],
     ]);
   }

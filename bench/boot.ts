@@ -15,17 +15,12 @@ import { execa } from 'execa';
 import { loadCatalog } from '../src/box/catalog.js';
 import { cacheRoot } from '../src/box/paths.js';
 import { readCurrent } from '../src/box/store.js';
+import { median } from './median.js';
 
 const { values } = parseArgs({ options: { runs: { type: 'string', default: '5' } } });
 const runs = Number(values.runs);
 const kiwi = path.resolve('bin/kiwi.js');
 loadCatalog();
-
-const median = (xs: number[]): number => {
-  const sorted = [...xs].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
-};
 
 interface Sample {
   wall: number;

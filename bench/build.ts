@@ -38,6 +38,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { execa } from 'execa';
+import { median } from './median.js';
 
 const { values } = parseArgs({ options: { runs: { type: 'string', default: '3' }, boxbuild: { type: 'boolean', default: false } } });
 const runs = Number(values.runs);
@@ -48,11 +49,6 @@ const description = 'descriptions/debian-minimal';
 const ngDescription = 'bench/kiwi-ng/debian-minimal';
 const debianKeyring = '/usr/share/keyrings/debian-archive-keyring.gpg';
 
-const median = (xs: number[]): number => {
-  const sorted = [...xs].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
-};
 const mib = (bytes: number): string => (bytes / 1024 / 1024).toFixed(1);
 const load = (): string => os.loadavg().map((x) => x.toFixed(2)).join(' ');
 

@@ -16,6 +16,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { execa } from 'execa';
+import { median } from './median.js';
 
 const { values } = parseArgs({
   options: { methods: { type: 'string', default: 'native,binfmt,vm' }, runs: { type: 'string', default: '1' }, warm: { type: 'boolean', default: false } },
@@ -54,8 +55,6 @@ async function boxbuild(method: string): Promise<Run> {
     fs.rmSync(target, { recursive: true, force: true });
   }
 }
-
-const median = (numbers: number[]) => [...numbers].sort((a, b) => a - b)[Math.floor(numbers.length / 2)]!;
 
 const rows: { method: string; first: Run | undefined; timed: number[] }[] = [];
 for (const method of methods) {

@@ -15,6 +15,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { execa } from 'execa';
+import { median } from './median.js';
 
 const { values } = parseArgs({ options: { runs: { type: 'string', default: '7' }, 'size-mib': { type: 'string', default: '512' } } });
 const runs = Number(values.runs);
@@ -73,12 +74,6 @@ const fetchWithKiwi = (): Promise<unknown> =>
   });
 const fetchWithCurl = (): Promise<unknown> =>
   execa('curl', ['-sSf', '-o', path.join(work, 'curl.out'), `${base}/root.qcow2`, '-o', path.join(work, 'curl-kernel.out'), `${base}/vmlinux`]);
-
-const median = (xs: number[]): number => {
-  const sorted = [...xs].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
-};
 
 const kiwiTimes: number[] = [];
 const curlTimes: number[] = [];

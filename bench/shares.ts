@@ -16,6 +16,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { execa } from 'execa';
+import { median } from './median.js';
 
 const { values } = parseArgs({ options: { runs: { type: 'string', default: '3' }, files: { type: 'string', default: '10000' } } });
 const runs = Number(values.runs);
@@ -23,16 +24,10 @@ const files = Number(values.files);
 const kiwi = path.resolve('bin/kiwi.js');
 const BACKENDS = ['9p', 'virtiofs', 'sshfs'] as const;
 
-const median = (xs: number[]): number => {
-  const sorted = [...xs].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
-};
-
 /**
- * Shell run in the box: prints "large SECONDS" and "small SECONDS" for the directory $1. The
- * small files are written by one Node process (the box's runtime Node), because a process per
- * file would measure fork and exec under emulation rather than the share.
+ * Node script run in the box (by the box's runtime Node) that creates the small files in $1
+ * and prints "small SECONDS": one process, because a process per file would measure fork and
+ * exec under emulation rather than the share.
  */
 const SMALL_FILES = `
 const fs = require('node:fs');
@@ -48,6 +43,7 @@ for (let i = 0; i < count; i += 1) {
 execFileSync('sync');
 console.log('small ' + Number(process.hrtime.bigint() - start) / 1e9);
 `;
+/** Shell run in the box for the directory $1: prints "large SECONDS", then runs SMALL_FILES ($2). */
 const WORKLOAD = `
 set -e
 t() { date +%s.%N; }

@@ -90,7 +90,12 @@ describe('the driver script', () => {
     const aptLines = script.split('\n').filter((line) => line.includes('apt-get install'));
     expect(aptLines).toHaveLength(2);
     expect(aptLines[0]).toMatch(/^\s*flock \/var\/cache\/apt\/archives\/\.kiwi-lock apt-get install .* --download-only$/);
-    expect(aptLines[1]).toMatch(/^\s*apt-get install .* --no-download -o Debug::NoLocking=true$/);
+    expect(aptLines[1]).toMatch(/^\s*INITRD=No apt-get install .* --no-download -o Debug::NoLocking=true$/);
+    // The kernel's own initramfs hook is held back for one update-initramfs after the
+    // install, and the /initrd.img link it would have made is made after it.
+    const install = script.indexOf('INITRD=No apt-get install');
+    expect(script.indexOf('update-initramfs -c -k')).toBeGreaterThan(install);
+    expect(script.indexOf('linux-update-symlinks upgrade')).toBeGreaterThan(script.indexOf('update-initramfs -c -k'));
     expect(script).toContain('bash /image/config.sh');
     expect(script).toContain("dpkg --purge --force-depends --force-remove-essential 'e2fsprogs'");
     expect(script).toContain('rm -rf /image /.profile /.kconfig');

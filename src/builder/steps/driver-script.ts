@@ -67,7 +67,18 @@ export function driverScript(model: ImageModel, files: DescriptionFiles): string
         // does not wait: the downloads take turns. The install then reads only what is
         // there (--no-download), so it needs no lock of the cache and builds install at once.
         `flock ${CONTAINER_APT_ARCHIVES}/.kiwi-lock ${aptInstall} --download-only`,
-        `${aptInstall} --no-download -o Debug::NoLocking=true`,
+        // A kernel's hook makes an initramfs and initramfs-tools' trigger makes it again,
+        // minutes each under emulation: INITRD=No stops the hook, and no initramfs means
+        // the trigger has none to update. One is made once every package is in; INITRD=No
+        // also kept the kernel from linking /initrd.img, so its links are made again.
+        `INITRD=No ${aptInstall} --no-download -o Debug::NoLocking=true`,
+        'if command -v update-initramfs >/dev/null && command -v linux-version >/dev/null; then',
+        '  for version in $(linux-version list); do',
+        '    [ -e "/boot/initrd.img-$version" ] && continue',
+        '    update-initramfs -c -k "$version"',
+        '    if command -v linux-update-symlinks >/dev/null; then linux-update-symlinks upgrade "$version" "/boot/vmlinuz-$version"; fi',
+        '  done',
+        'fi',
       ],
     ]);
   }

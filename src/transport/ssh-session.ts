@@ -142,7 +142,9 @@ export class HostKeyMismatchError extends EnvironmentError {}
  */
 function waitForBanner(target: SshTarget, timeoutMs: number): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
-    const socket = net.connect(target.port, target.host);
+    // No Nagle: SFTP (sshfs shares) and the runtime's exec channels are small request and
+    // reply messages, and a held-back write waits for the peer's delayed ACK.
+    const socket = net.connect({ port: target.port, host: target.host, noDelay: true });
     const fail = (error: Error): void => {
       clearTimeout(timer);
       socket.destroy();

@@ -70,9 +70,13 @@ describe.skipIf(!canRun)('the aarch64 debian box on an x86_64 host (qemu-user bu
   describe('booted under TCG with a 9p share', () => {
     let vm: RunningBox | undefined;
     const notices: string[] = [];
-    const shared = tempDir('kiwi-arm-share-');
+    // Made when the tests run, not when the file is collected: a skipped describe runs no afterAll.
+    let shared: string;
     const exec = (command: string): Promise<{ code: number | null; stdout: string; stderr: string }> => execCapture(vm!, command);
 
+    beforeAll(() => {
+      shared = tempDir('kiwi-arm-share-');
+    });
     afterAll(async () => {
       await vm?.shutdown();
       fs.rmSync(shared, { recursive: true, force: true });

@@ -26,6 +26,10 @@ afterAll(() => {
   for (const dir of made) fs.rmSync(dir, { recursive: true, force: true });
 });
 
+/** Small files the box creates through every backend, in directories of 100. */
+const SMALL_FILES = 10_000;
+const MANY_DIRS = SMALL_FILES / 100;
+
 /** What the box does through a rw share (/mnt/rw) and a ro share (/mnt/ro), printing what it saw. */
 const BOX_SCRIPT = `
 set -e
@@ -36,7 +40,7 @@ chmod 751 content.txt
 ln -s content.txt link
 echo moved > before-rename && mv before-rename after-rename
 truncate -s 5G sparse.img
-mkdir many && for d in $(seq MANY_DIRS); do mkdir many/d$d && for i in $(seq 100); do echo $d.$i > many/d$d/f$i; done; done
+mkdir many && for d in $(seq ${MANY_DIRS}); do mkdir many/d$d && for i in $(seq 100); do echo $d.$i > many/d$d/f$i; done; done
 if echo x > /mnt/ro/new 2>/dev/null; then echo ro-writable; fi
 # A guest that remounts rw must still be refused by the host side (sshfs cannot remount at all).
 mount -o remount,rw /mnt/ro 2>/dev/null || true
@@ -54,12 +58,7 @@ function prepareShares(): { rw: string; ro: string } {
   return { rw, ro };
 }
 
-/** Small files the box creates, in directories of 100: 10,000 unless a backend is too slow for that in CI. */
-function boxScript(smallFiles = 10_000): string {
-  return BOX_SCRIPT.replace('MANY_DIRS', String(smallFiles / 100));
-}
-
-function runShares(backend: string, dirs: { rw: string; ro: string }, env: Record<string, string>, script = boxScript()) {
+function runShares(backend: string, dirs: { rw: string; ro: string }, env: Record<string, string>, script = BOX_SCRIPT) {
   return runKiwi(
     ['box', 'shell', 'debian', '--no-update-check', `--${backend}-sharing`, '--share', `${dirs.rw}:/mnt/rw`, '--share', `${dirs.ro}:/mnt/ro:ro`, '--', 'sh', '-c', script],
     { env },
@@ -67,7 +66,7 @@ function runShares(backend: string, dirs: { rw: string; ro: string }, env: Recor
 }
 
 /** The host sees what the box wrote, owned by the user who ran kiwi; the ro share is untouched. */
-function expectRoundTrip(result: { exitCode?: number; stdout: string; stderr: string }, dirs: { rw: string; ro: string }, smallFiles = 10_000): void {
+function expectRoundTrip(result: { exitCode?: number; stdout: string; stderr: string }, dirs: { rw: string; ro: string }): void {
   expect(result.exitCode, result.stderr).toBe(0);
   expect(result.stdout).toContain('from-host: hello-from-host 640');
   expect(result.stdout).not.toContain('ro-');
@@ -85,9 +84,8 @@ function expectRoundTrip(result: { exitCode?: number; stdout: string; stderr: st
   expect(sparse.blocks * 512).toBeLessThan(1024 ** 2);
   const many = path.join(dirs.rw, 'many');
   const files = fs.readdirSync(many).flatMap((dir) => fs.readdirSync(path.join(many, dir)));
-  expect(files).toHaveLength(smallFiles);
-  const last = smallFiles / 100;
-  expect(fs.readFileSync(path.join(many, `d${last}`, 'f100'), 'utf8')).toBe(`${last}.100\n`);
+  expect(files).toHaveLength(SMALL_FILES);
+  expect(fs.readFileSync(path.join(many, `d${MANY_DIRS}`, 'f100'), 'utf8')).toBe(`${MANY_DIRS}.100\n`);
   expect(fs.statSync(path.join(many, 'd1', 'f1')).uid).toBe(uid);
   expect(fs.readdirSync(dirs.ro)).toEqual(['in.txt']);
 }
@@ -100,13 +98,6 @@ async function expectNothingLeft(env: Record<string, string>, dirs: string[]): P
   const mounts = fs.readFileSync('/proc/self/mountinfo', 'utf8');
   for (const dir of dirs) expect(mounts).not.toContain(dir);
 }
-
-/**
- * sshfs creates small files slowly under TCG (each is several SFTP round trips encrypted by
- * the emulated guest): measured here 15 files/s at first, falling to 5/s as the share fills,
- * so 10,000 files took more than 25 min of CI. It gets 2,000; 9p and virtiofs get 10,000.
- */
-const SSHFS_SMALL_FILES = 2_000;
 
 describe.skipIf(!canRun)('shares between host and box (debian box, TCG)', () => {
   beforeAll(async () => {
@@ -130,15 +121,15 @@ describe.skipIf(!canRun)('shares between host and box (debian box, TCG)', () => 
     fs.writeFileSync(path.join(outside, 'secret'), 'host-secret');
     fs.symlinkSync(path.join(outside, 'secret'), path.join(dirs.rw, 'abs-link'));
     fs.symlinkSync(path.relative(dirs.rw, path.join(outside, 'secret')), path.join(dirs.rw, 'rel-link'));
-    const script = `${boxScript(SSHFS_SMALL_FILES).replace('\necho done\n', '\n')}
+    const script = `${BOX_SCRIPT.replace('\necho done\n', '\n')}
 for link in abs-link rel-link; do if cat /mnt/rw/$link 2>/dev/null | grep -q host-secret; then echo leaked-$link; fi; done
 echo done
 `;
     const result = await runShares('sshfs', dirs, env, script);
-    expectRoundTrip(result, dirs, SSHFS_SMALL_FILES);
+    expectRoundTrip(result, dirs);
     expect(result.stdout).not.toContain('leaked');
     await expectNothingLeft(env, [dirs.rw, dirs.ro]);
-  }, 1_500_000);
+  }, 900_000);
 });
 
 /**

@@ -1,5 +1,5 @@
 import { CommanderError } from 'commander';
-import { KiwiError } from '../common/errors.js';
+import { asPermissionError, KiwiError } from '../common/errors.js';
 
 /** Set by --debug on any command: show stacks and causes. */
 export const cliState = { debug: false };
@@ -41,6 +41,7 @@ export function reportError(error: unknown): number {
     return error.signal === 'SIGINT' ? 130 : 143;
   }
   if (error instanceof CommanderError) return error.exitCode === 0 ? 0 : 2;
+  error = asPermissionError(error) ?? error;
   if (error instanceof KiwiError) {
     process.stderr.write(`error: ${error.message}\n`);
     if (error.hint) process.stderr.write(`hint: ${error.hint}\n`);

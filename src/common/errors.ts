@@ -48,6 +48,21 @@ export function rethrowDiskFull(error: unknown, dir: string): never {
   throw error;
 }
 
+/**
+ * A file-system permission error (EACCES, EPERM, EROFS on a path) as the usage error it is
+ * for the user: a directory they pointed kiwi at (a box cache, a target dir, a share) that
+ * this user may not use. Undefined for any other error.
+ */
+export function asPermissionError(error: unknown): UsageError | undefined {
+  const errno = error as NodeJS.ErrnoException;
+  if (!(error instanceof Error) || !errno.path || !['EACCES', 'EPERM', 'EROFS'].includes(errno.code ?? '')) return undefined;
+  const why = errno.code === 'EROFS' ? 'read-only file system' : `permission denied to this user (uid ${process.getuid?.() ?? '?'})`;
+  return new UsageError(`cannot ${errno.syscall ?? 'access'} ${errno.path}: ${why}`, {
+    hint: 'run kiwi as a user who may write there, or give it a directory of your own (KIWI_BOXED_CACHE_DIR for the box cache, --target-dir for results)',
+    cause: error,
+  });
+}
+
 export function isErrno(error: unknown, code: string): boolean {
   return error instanceof Error && (error as NodeJS.ErrnoException).code === code;
 }

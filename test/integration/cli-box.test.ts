@@ -7,7 +7,7 @@ import { markInUse } from '../../src/box/in-use.js';
 import { processIdentity } from '../../src/common/process-identity.js';
 import { listTree, makeFixtureBox, tempDir, type FixtureBox } from '../fixtures/box-fixture.js';
 import { FaultServer } from '../fixtures/fault-server.js';
-import { runKiwi } from '../fixtures/run-kiwi.js';
+import { KIWI_BIN, runKiwi } from '../fixtures/run-kiwi.js';
 
 const DISK = '/testbox/x86_64/root.qcow2';
 let server: FaultServer;
@@ -76,6 +76,22 @@ describe('kiwi box list', () => {
 });
 
 describe('kiwi box fetch', () => {
+  it.skipIf(process.getuid?.() !== 0)('says which path this user may not write when the box cache is not theirs (exit 2, no stack)', async () => {
+    publish(makeFixtureBox());
+    // The catalog readable by everyone, the cache root's own (as a shared or misconfigured cache is).
+    fs.chmodSync(work, 0o755);
+    fs.chmodSync(path.join(work, 'boxes.yaml'), 0o644);
+    fs.mkdirSync(env.KIWI_BOXED_CACHE_DIR!, { mode: 0o755 });
+    const nobody = await execa('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', '--', process.execPath, KIWI_BIN, 'box', 'fetch', 'testbox'], {
+      reject: false,
+      env: { ...env, HOME: '/nonexistent', CI: '1' },
+      extendEnv: false,
+    });
+    expect(nobody.exitCode).toBe(2);
+    expectCleanError(nobody.stderr, new RegExp(`^error: cannot \\w+ ${env.KIWI_BOXED_CACHE_DIR}/\\S+: permission denied to this user \\(uid 65534\\)$`, 'm'));
+    expect(nobody.stderr).not.toContain('internal error');
+  });
+
   it('downloads with plain timestamped progress lines when not on a terminal', async () => {
     publish(makeFixtureBox());
     const result = await runKiwi(['box', 'fetch', 'testbox'], { env });

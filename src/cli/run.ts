@@ -63,7 +63,7 @@ export function registerRun(program: Command): void {
               emit: json ? emit : (event) => (event.type === 'log' && event.stream ? process[event.stream].write(`${event.message}\n`) : plain(event)),
               signal,
             });
-            emit(result);
+            // The runtime's own result event has come through emit already.
             return result.exitCode;
           }
           const spec = resolveRunOptions(options, argv, process.cwd(), onlineCpus(expandCpuList));

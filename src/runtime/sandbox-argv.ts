@@ -47,8 +47,13 @@ export const JOIN_CGROUPS_SCRIPT = 'for f do shift; [ "$f" = -- ] && break; echo
 /** Mounts the overlay ($1 options, $2 target), then execs the rest. */
 export const MOUNT_OVERLAY_SCRIPT = 'mount -t overlay kiwi -o "$1" "$2" || exit 125; shift 2; exec "$@"';
 
-/** Mounts the overlay ($1 options, $2 target) and copies the merged tree to $3. */
-export const COMMIT_SCRIPT = 'mount -t overlay kiwi -o "$1" "$2" || exit 125; cp -a "$2/." "$3/"';
+/**
+ * Mounts the overlay ($1 options, $2 target) and copies the merged tree to $3, with owners
+ * where $3 can hold them. It cannot when $3 is on a box share of a user without root (QEMU,
+ * running as that user, refuses every chown): there the copy belongs to that user.
+ */
+export const COMMIT_SCRIPT =
+  'mount -t overlay kiwi -o "$1" "$2" || exit 125; owners=; chown 0:0 "$3" 2>/dev/null || owners=--no-preserve=ownership; cp -a $owners "$2/." "$3/"';
 
 /** overlayfs options; in a user namespace, xattrs must be user.* ("userxattr") to be settable. */
 export function overlayOptions(layers: OverlayLayers, userns: boolean): string {

@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import path from 'node:path';
 import { BuildFailedError } from '../common/errors.js';
 import type { ResultEvent, RuntimeEventHandler } from '../protocol/events.js';
 import type { ContainerSpec } from '../runtime/spec.js';
@@ -24,6 +25,8 @@ export interface BoxRunJob {
  */
 export async function runInBox(job: BoxRunJob): Promise<ResultEvent> {
   const { spec, signal } = job;
+  // Made here, as a run on this machine would make it: the --commit parent is shared into the box, so it must exist.
+  if (spec.commitDir) fs.mkdirSync(path.dirname(spec.commitDir), { recursive: true });
   const shares = [...containerShares(spec, (file) => fs.statSync(file, { throwIfNoEntry: false })?.isDirectory() ?? false), ...(job.boot.shares ?? [])];
   let running: RunningBox | undefined;
   const stopOnAbort = (): void => void running?.shutdown().catch(() => undefined);

@@ -64,7 +64,7 @@ describe('sandbox argv', () => {
   it('commits by remounting the layers privately and copying the merged tree', () => {
     expect(buildCommitArgv(overlay, false, '/out')).toEqual([
       'unshare', '--mount', '--propagation', 'private', '--',
-      'sh', '-c', expect.stringContaining('cp -a "$2/." "$3/"'), 'kiwi-commit', 'lowerdir=/roots/deb,upperdir=/s/1/upper,workdir=/s/1/work', '/s/1/merged', '/out',
+      'sh', '-c', expect.stringContaining('cp -a $owners "$2/." "$3/"'), 'kiwi-commit', 'lowerdir=/roots/deb,upperdir=/s/1/upper,workdir=/s/1/work', '/s/1/merged', '/out',
     ]);
   });
 

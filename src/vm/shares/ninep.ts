@@ -16,8 +16,9 @@ export const NINEP_MSIZE = 512_000;
  * real symlinks and sparse files on the host. mapped-xattr would store modes and owners in
  * xattrs and symlinks as regular files, so build outputs would look wrong on the host;
  * passthrough would chown files to guest uids, which needs root and leaves root-owned files.
- * The cost: chown in the box is not stored (ignored without an error), which a share of
- * descriptions and build results does not need.
+ * The cost: owners set in the box are not kept. A new file's owner is QEMU's; an explicit
+ * chown is refused (EPERM) unless QEMU runs as root. A share of descriptions and build
+ * results does not need owners; `kiwi run --commit` copies without them there.
  *
  * multidevs=remap: a share that spans several host filesystems keeps unique inode numbers
  * in the guest (QEMU warns and may confuse `cp -a` and tar's hard-link detection otherwise).

@@ -13,14 +13,20 @@ export interface VirtiofsDaemon {
   stop(): Promise<void>;
 }
 
-/** The virtiofsd to use, or a clear error naming the package. */
-export function findVirtiofsd(): { binary: string; flavor: VirtiofsdFlavor } {
+/** The virtiofsd to use, or a clear error naming the package (or why it cannot run for this user). */
+export function findVirtiofsd(root: boolean): { binary: string; flavor: VirtiofsdFlavor } {
   const candidates = VIRTIOFSD_CANDIDATES.map((candidate) => candidate.path);
   const [status] = checkRequirements([{ name: 'virtiofsd', candidates, package: 'virtiofsd', neededFor: 'virtiofs shares' }]);
   const found = VIRTIOFSD_CANDIDATES.find((candidate) => candidate.path === status?.found);
   if (!found) {
     throw new EnvironmentError(`--virtiofs-sharing needs virtiofsd, which is not installed (looked for ${candidates.join(', ')})`, {
       hint: 'install the virtiofsd package (Debian 13+, Ubuntu 24.04+) or qemu-system-common (Debian 12), or use --9p-sharing',
+    });
+  }
+  if (found.flavor === 'c' && !root) {
+    // It drops supplementary groups at start (setgroups), which a user namespace of an unprivileged user never allows.
+    throw new EnvironmentError(`--virtiofs-sharing without root needs the Rust virtiofsd; QEMU's ${found.path} runs only as root`, {
+      hint: 'use --9p-sharing (the default) or --sshfs-sharing, run kiwi as root, or install the virtiofsd package (Debian 13+, Ubuntu 24.04+)',
     });
   }
   return { binary: found.path, flavor: found.flavor };
@@ -32,8 +38,9 @@ export function findVirtiofsd(): { binary: string; flavor: VirtiofsdFlavor } {
  * the C and the Rust daemon (only the Rust one takes a listening fd).
  */
 export async function startVirtiofsd(share: TaggedShare, socket: string, timeoutMs = 10_000): Promise<VirtiofsDaemon> {
-  const { binary, flavor } = findVirtiofsd();
-  const { command, args } = virtiofsdCommand({ binary, flavor, share, socket, root: process.getuid?.() === 0 });
+  const root = process.getuid?.() === 0;
+  const { binary, flavor } = findVirtiofsd(root);
+  const { command, args } = virtiofsdCommand({ binary, flavor, share, socket, root });
   const child = startTiedProcess(command, args);
   let stderr = '';
   child.stderr?.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-2000)));

@@ -41,12 +41,13 @@ export function reportError(error: unknown): number {
     return error.signal === 'SIGINT' ? 130 : 143;
   }
   if (error instanceof CommanderError) return error.exitCode === 0 ? 0 : 2;
-  error = asPermissionError(error) ?? error;
-  if (error instanceof KiwiError) {
-    process.stderr.write(`error: ${error.message}\n`);
-    if (error.hint) process.stderr.write(`hint: ${error.hint}\n`);
-    if (cliState.debug) process.stderr.write(`${formatCauses(error)}\n`);
-    return error.exitCode;
+  // A path this user may not write is theirs to fix, not a kiwi bug.
+  const known = error instanceof KiwiError ? error : asPermissionError(error);
+  if (known) {
+    process.stderr.write(`error: ${known.message}\n`);
+    if (known.hint) process.stderr.write(`hint: ${known.hint}\n`);
+    if (cliState.debug) process.stderr.write(`${formatCauses(known)}\n`);
+    return known.exitCode;
   }
   process.stderr.write(`error: internal error: ${error instanceof Error ? error.message : String(error)}\n`);
   process.stderr.write(cliState.debug ? `${formatCauses(error)}\n` : 'hint: run with --debug for the stack trace and report it\n');

@@ -1,4 +1,5 @@
 import fs from 'node:fs/promises';
+import { PassThrough } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
@@ -140,7 +141,16 @@ async function transferOnce(
     ...(request.signal ? { signal: request.signal } : {}),
     timeout: { connect: policy.responseTimeoutMs, response: policy.responseTimeoutMs },
   });
-  // Look at the status before any byte is consumed: a 200 to a range request must truncate first.
+  // The body waits in `body` while the status is looked at (a 200 to a range request must
+  // truncate first). A drop ends `body` instead of discarding what it holds: every byte that
+  // arrived is written, then the drop is reported and the next request resumes after them.
+  let dropped: unknown;
+  const body = new PassThrough();
+  stream.on('error', (error) => {
+    dropped ??= error;
+    body.end();
+  });
+  stream.pipe(body);
   const response = await new Promise<{ statusCode: number; headers: Record<string, string | string[] | undefined> }>(
     (resolve, reject) => {
       stream.once('response', resolve);
@@ -151,12 +161,13 @@ async function transferOnce(
     await onResponse(request, writer, state, response.statusCode, response.headers);
   } catch (error) {
     stream.destroy();
+    body.destroy();
     throw error;
   }
   const sampler = watchSpeed(policy, (error) => stream.destroy(error));
   try {
     await pipeline(
-      stream,
+      body,
       writer.sink((bytes) => {
         sampler.add(bytes);
         request.onProgress?.(writer.written);
@@ -167,6 +178,7 @@ async function transferOnce(
   } finally {
     sampler.stop();
   }
+  if (dropped) throw dropped;
 }
 
 async function onResponse(

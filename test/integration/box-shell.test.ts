@@ -5,7 +5,7 @@ import { execa, type ResultPromise } from 'execa';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ensureTestBox, TEST_BOX_CACHE } from '../fixtures/box/built-box.js';
 import { tempDir } from '../fixtures/box-fixture.js';
-import { processesUnder } from '../fixtures/processes.js';
+import { processesUnder, vmDirsUnder } from '../fixtures/processes.js';
 import { KIWI_BIN, runKiwi } from '../fixtures/run-kiwi.js';
 
 // Booting needs the debian box (built once, as root) and QEMU; every boot here runs under TCG.
@@ -18,11 +18,6 @@ function shellEnv(): Record<string, string> {
 
 function qemuProcessesUnder(dir: string): string[] {
   return processesUnder(dir, /^qemu-system/);
-}
-
-function vmDirs(env: Record<string, string>): string[] {
-  const vms = path.join(env.XDG_RUNTIME_DIR!, 'kiwi', 'vms');
-  return fs.existsSync(vms) ? fs.readdirSync(vms) : [];
 }
 
 /** `kiwi box shell` running a command that sleeps, once that command has started in the box. */
@@ -62,7 +57,7 @@ describe.skipIf(!canRun)('kiwi box shell (debian box, TCG)', () => {
     expect(failing.stdout).toBe('to-stdout');
     expect(failing.stderr).toContain('to-stderr');
     expect(qemuProcessesUnder(env.XDG_RUNTIME_DIR!)).toEqual([]);
-    expect(vmDirs(env)).toEqual([]);
+    expect(vmDirsUnder(env.XDG_RUNTIME_DIR!)).toEqual([]);
   });
 
   it('--no-snapshot keeps the root disk\'s changes for the next --no-snapshot VM only', { timeout: 5 * 60_000 }, async () => {
@@ -81,7 +76,7 @@ describe.skipIf(!canRun)('kiwi box shell (debian box, TCG)', () => {
     expect(String(second.stderr)).toMatch(/another --no-snapshot VM of debian \(x86_64\) is running/);
     child.kill('SIGINT');
     await child;
-    expect(vmDirs(env)).toEqual([]);
+    expect(vmDirsUnder(env.XDG_RUNTIME_DIR!)).toEqual([]);
   });
 
   it('leaves no QEMU, VM directory or port behind after Ctrl-C', async () => {
@@ -92,7 +87,7 @@ describe.skipIf(!canRun)('kiwi box shell (debian box, TCG)', () => {
     const result = await child;
     expect(result.exitCode).toBe(130);
     expect(qemuProcessesUnder(env.XDG_RUNTIME_DIR!)).toEqual([]);
-    expect(vmDirs(env)).toEqual([]);
+    expect(vmDirsUnder(env.XDG_RUNTIME_DIR!)).toEqual([]);
   });
 
   it('takes QEMU down with a SIGKILLed kiwi; the next run cleans its files', async () => {
@@ -101,10 +96,10 @@ describe.skipIf(!canRun)('kiwi box shell (debian box, TCG)', () => {
     child.kill('SIGKILL');
     await child;
     expect(await waitFor(() => qemuProcessesUnder(env.XDG_RUNTIME_DIR!).length === 0, 5000)).toBe(true);
-    expect(vmDirs(env)).toHaveLength(1);
+    expect(vmDirsUnder(env.XDG_RUNTIME_DIR!)).toHaveLength(1);
     const next = await runKiwi(['box', 'shell', 'debian', '--no-update-check', '--', 'true'], { env });
     expect(next.exitCode).toBe(0);
-    expect(vmDirs(env)).toEqual([]);
+    expect(vmDirsUnder(env.XDG_RUNTIME_DIR!)).toEqual([]);
   });
 
   it('fails a boot that exceeds --box-timeout with exit code 3 and the console tail', async () => {
@@ -116,7 +111,7 @@ describe.skipIf(!canRun)('kiwi box shell (debian box, TCG)', () => {
     const kept = /^hint: the whole console log is in (\S+);/m.exec(result.stderr)?.[1];
     expect(kept && fs.existsSync(kept)).toBe(true);
     expect(qemuProcessesUnder(env.XDG_RUNTIME_DIR!)).toEqual([]);
-    expect(vmDirs(env)).toEqual([]);
+    expect(vmDirsUnder(env.XDG_RUNTIME_DIR!)).toEqual([]);
   });
 
   it('builds a recipe box on first use when nothing is cached and no server publishes it', async () => {

@@ -4,7 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { execa } from 'execa';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ensureTestBox, TEST_BOX_CACHE } from '../fixtures/box/built-box.js';
-import { processesUnder } from '../fixtures/processes.js';
+import { processesUnder, vmDirsUnder } from '../fixtures/processes.js';
 import { KIWI_BIN, runKiwi } from '../fixtures/run-kiwi.js';
 import { slimDescription } from '../fixtures/slim-description.js';
 import { tempDir } from '../fixtures/temp-dir.js';
@@ -33,10 +33,9 @@ async function boxbuild(buildArgs: string[], env = boxEnv(), boxArgs: string[] =
 /** What a boxbuild leaves running or mounted once it has exited: nothing, if it cleaned up. */
 function leftovers(env: Record<string, string>): string[] {
   const runtime = env.XDG_RUNTIME_DIR!;
-  const vms = path.join(runtime, 'kiwi', 'vms');
   return [
     ...processesUnder(runtime, /^(qemu-system|\/usr\/lib\/qemu\/virtiofsd)/),
-    ...(fs.existsSync(vms) ? fs.readdirSync(vms).map((id) => `VM directory ${id}`) : []),
+    ...vmDirsUnder(runtime).map((id) => `VM directory ${id}`),
     ...fs.readdirSync(path.join(CACHE_DISK, 'overlays')).map((name) => `cache disk overlay ${name}`),
     ...fs.readdirSync(path.join(CACHE_DISK, 'users')).map((name) => `cache disk user mark ${name}`),
     ...(fs.existsSync(path.join(CACHE_DISK, 'lock')) ? ['cache disk still locked'] : []),

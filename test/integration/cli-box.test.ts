@@ -7,7 +7,8 @@ import { markInUse } from '../../src/box/in-use.js';
 import { processIdentity } from '../../src/common/process-identity.js';
 import { listTree, makeFixtureBox, tempDir, type FixtureBox } from '../fixtures/box-fixture.js';
 import { FaultServer } from '../fixtures/fault-server.js';
-import { KIWI_BIN, runKiwi } from '../fixtures/run-kiwi.js';
+import { runKiwi } from '../fixtures/run-kiwi.js';
+import { kiwi } from '../fixtures/runtime/busybox-root.js';
 
 const DISK = '/testbox/x86_64/root.qcow2';
 let server: FaultServer;
@@ -82,14 +83,10 @@ describe('kiwi box fetch', () => {
     fs.chmodSync(work, 0o755);
     fs.chmodSync(path.join(work, 'boxes.yaml'), 0o644);
     fs.mkdirSync(env.KIWI_BOXED_CACHE_DIR!, { mode: 0o755 });
-    const nobody = await execa('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', '--', process.execPath, KIWI_BIN, 'box', 'fetch', 'testbox'], {
-      reject: false,
-      env: { ...env, HOME: '/nonexistent', CI: '1' },
-      extendEnv: false,
-    });
+    const nobody = await kiwi(['box', 'fetch', 'testbox'], { env: { ...env, HOME: '/nonexistent', CI: '1' }, asUser: 65534 });
     expect(nobody.exitCode).toBe(2);
-    expectCleanError(nobody.stderr, new RegExp(`^error: cannot \\w+ ${env.KIWI_BOXED_CACHE_DIR}/\\S+: permission denied to this user \\(uid 65534\\)$`, 'm'));
-    expect(nobody.stderr).not.toContain('internal error');
+    expectCleanError(String(nobody.stderr), new RegExp(`^error: cannot \\w+ ${env.KIWI_BOXED_CACHE_DIR}/\\S+: permission denied to this user \\(uid 65534\\)$`, 'm'));
+    expect(String(nobody.stderr)).not.toContain('internal error');
   });
 
   it('downloads with plain timestamped progress lines when not on a terminal', async () => {

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureTestBox, TEST_BOX_CACHE } from '../fixtures/box/built-box.js';
-import { processesUnder } from '../fixtures/processes.js';
+import { processesUnder, vmDirsUnder } from '../fixtures/processes.js';
 import { kiwi, makeBusyboxRoot, treeSnapshot } from '../fixtures/runtime/busybox-root.js';
 import { tempDir } from '../fixtures/temp-dir.js';
 
@@ -75,6 +75,6 @@ describe.skipIf(!canRun)('boxes without root (nobody, debian box, TCG)', () => {
     expect(done.exitCode).toBe(3);
     expect(String(done.stderr)).toMatch(/^error: --virtiofs-sharing without root needs the Rust virtiofsd; QEMU's \/usr\/lib\/qemu\/virtiofsd runs only as root$/m);
     expect(String(done.stderr)).toMatch(/^hint: use --9p-sharing \(the default\) or --sshfs-sharing/m);
-    expect(fs.existsSync(path.join(env.XDG_RUNTIME_DIR!, 'kiwi', 'vms')) ? fs.readdirSync(path.join(env.XDG_RUNTIME_DIR!, 'kiwi', 'vms')) : []).toEqual([]);
+    expect(vmDirsUnder(env.XDG_RUNTIME_DIR!)).toEqual([]);
   });
 });

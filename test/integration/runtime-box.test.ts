@@ -3,7 +3,7 @@ import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { decodeEvent, type ResultEvent, type RuntimeEvent } from '../../src/protocol/events.js';
 import { ensureTestBox, TEST_BOX_CACHE } from '../fixtures/box/built-box.js';
-import { processesUnder } from '../fixtures/processes.js';
+import { processesUnder, vmDirsUnder } from '../fixtures/processes.js';
 import { kiwi, makeBusyboxRoot, treeSnapshot } from '../fixtures/runtime/busybox-root.js';
 import { tempDir } from '../fixtures/temp-dir.js';
 
@@ -43,8 +43,7 @@ describe.skipIf(!canRun)('kiwi run --box (debian box, TCG)', () => {
   });
   // Every run, however it ended, takes its VM and QEMU with it.
   afterEach(() => {
-    const vms = path.join(runtimeDir, 'kiwi', 'vms');
-    expect(fs.existsSync(vms) ? fs.readdirSync(vms) : []).toEqual([]);
+    expect(vmDirsUnder(runtimeDir)).toEqual([]);
     expect(processesUnder(runtimeDir, /^qemu-system|virtiofsd/)).toEqual([]);
   });
 

@@ -9,7 +9,7 @@ import { jailPasswd, sftpJailCommand } from '../../src/vm/shares/sshfs.js';
 import { ensureTestBox, TEST_BOX_CACHE } from '../fixtures/box/built-box.js';
 import { tempDir } from '../fixtures/box-fixture.js';
 import { runKiwi } from '../fixtures/run-kiwi.js';
-import { processesUnder } from '../fixtures/processes.js';
+import { processesUnder, vmDirsUnder } from '../fixtures/processes.js';
 
 // Booting needs the debian box (built once, as root) and QEMU; every boot here runs under TCG.
 const canRun = process.getuid?.() === 0 && fs.existsSync('/usr/bin/qemu-system-x86_64') && fs.existsSync('/usr/bin/mmdebstrap');
@@ -92,8 +92,7 @@ function expectRoundTrip(result: { exitCode?: number; stdout: string; stderr: st
 
 async function expectNothingLeft(env: Record<string, string>, dirs: string[]): Promise<void> {
   await sleep(200);
-  const vms = path.join(env.XDG_RUNTIME_DIR!, 'kiwi', 'vms');
-  expect(fs.existsSync(vms) ? fs.readdirSync(vms) : []).toEqual([]);
+  expect(vmDirsUnder(env.XDG_RUNTIME_DIR!)).toEqual([]);
   for (const dir of [env.XDG_RUNTIME_DIR!, ...dirs]) expect(processesUnder(dir, /qemu-system|virtiofsd|sftp-server|bwrap/)).toEqual([]);
   const mounts = fs.readFileSync('/proc/self/mountinfo', 'utf8');
   for (const dir of dirs) expect(mounts).not.toContain(dir);

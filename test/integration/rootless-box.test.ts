@@ -13,6 +13,14 @@ const NOBODY = 65534;
 const canRun = process.getuid?.() === 0 && fs.existsSync('/usr/bin/qemu-system-x86_64') && fs.existsSync('/usr/bin/mmdebstrap') && fs.existsSync('/usr/bin/setpriv');
 const BOOT_AND_RUN_MS = 5 * 60_000;
 
+/** The test box's files copied where any user can read them (the test cache may sit under /root). */
+function publishTestBox(dir: string): string {
+  const version = fs.realpathSync(path.join(TEST_BOX_CACHE, 'debian', 'x86_64', 'current'));
+  const manifest = JSON.parse(fs.readFileSync(path.join(version, 'box.json'), 'utf8')) as { files: { path: string }[] };
+  for (const name of ['box.json', ...manifest.files.map((file) => file.path)]) fs.copyFileSync(path.join(version, name), path.join(dir, name));
+  return path.join(dir, 'box.json');
+}
+
 describe.skipIf(!canRun)('boxes without root (nobody, debian box, TCG)', () => {
   let home: string;
   let env: Record<string, string>;
@@ -30,7 +38,7 @@ describe.skipIf(!canRun)('boxes without root (nobody, debian box, TCG)', () => {
     home = tempDir('kiwi-nobody-');
     fs.chmodSync(home, 0o755);
     fs.chownSync(home, NOBODY, NOBODY);
-    const manifest = path.join(fs.realpathSync(path.join(TEST_BOX_CACHE, 'debian', 'x86_64', 'current')), 'box.json');
+    const manifest = publishTestBox(ownDir('published'));
     const catalog = path.join(home, 'boxes.yaml');
     fs.writeFileSync(catalog, `boxes:\n  - name: debian\n    description: the test box\n    arch:\n      x86_64: { manifest: "file://${manifest}" }\n`);
     env = { HOME: home, KIWI_BOX_CONFIG: catalog, KIWI_BOXED_CACHE_DIR: path.join(home, 'cache'), XDG_RUNTIME_DIR: path.join(home, 'run') };

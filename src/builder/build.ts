@@ -19,6 +19,7 @@ import { kiwiResultJson, type KiwiResultJson } from './outputs/result-file.js';
 import { writeRootArchive } from './outputs/tbz.js';
 import { processGone, removeTempFiles, writeFileAtomic } from './outputs/write-atomic.js';
 import { buildCachePaths, buildDirPaths, type BuildCachePaths } from './paths.js';
+import { aptListsCache, restoreAptLists, saveAptLists } from './steps/apt-lists.js';
 import { ensureBootstrapLayer } from './steps/bootstrap.js';
 import { prepareRoot } from './steps/prepare-root.js';
 import { runLogged } from './steps/run-logged.js';
@@ -75,11 +76,15 @@ export async function buildImage(options: BuildOptions): Promise<BuildResult> {
       log.emit({ type: 'log', level: 'info', message: `bootstrap layer ${found.key}: ${found.status}`, step: 'bootstrap' });
       return found;
     });
+    const aptLists = aptListsCache(cache.aptLists, model);
+    const restored = await restoreAptLists(aptLists, build.aptLists, path.join(layer.root, 'var/lib/apt/lists'), signal);
+    log.emit({ type: 'log', level: 'debug', message: `apt index files: ${restored} from the cache`, step: 'sources' });
     const peakMemoryBytes = await prepareRoot({
       model,
       bootstrapRoot: layer.root,
       inputDir: build.input,
       aptArchives: cache.aptArchives,
+      aptLists: build.aptLists,
       rootDir: build.root,
       log,
       ...(options.keepFailedRoot ? { keepFailedRoot: true } : {}),
@@ -89,6 +94,7 @@ export async function buildImage(options: BuildOptions): Promise<BuildResult> {
       if (options.keepFailedRoot) keepFailedRoot(build.root, cache.failedRoot, log);
       throw error;
     });
+    await saveAptLists(aptLists, build.aptLists, signal);
     scrubRoot(build.root);
     const image = path.join(targetDir, names.image);
     const packagesFile = path.join(targetDir, names.packages);
@@ -194,5 +200,7 @@ function scrubRoot(root: string): void {
   };
   emptyDir('var/cache/apt/archives', (name) => name === 'partial' || name === 'lock');
   emptyDir('var/lib/apt/lists', (name) => name === 'partial' || name === 'lock');
+  // The container's lists were a bind; the image gets the empty directories apt expects.
+  if (fs.existsSync(path.join(root, 'var/lib/apt/lists'))) fs.mkdirSync(path.join(root, 'var/lib/apt/lists/partial'), { recursive: true, mode: 0o700 });
   for (const file of ['.profile', '.kconfig', 'image']) fs.rmSync(path.join(root, file), { recursive: true, force: true });
 }

@@ -9,7 +9,8 @@ import path from 'node:path';
  *   <root>/bootstrap/<key>.lock      held while one build makes the layer
  *   <root>/bootstrap/.tmp-<key>-<r>/ a layer being made; renamed to <key> when complete
  *   <root>/apt/archives/             downloaded .deb files, shared by every build (bound into the container)
- *   <root>/builds/<id>/              one build: owner, input/ (scripts, /.kconfig), root/ (the image tree)
+ *   <root>/apt/lists/<key>/          apt's index files of the last build with these sources (apt-lists.ts)
+ *   <root>/builds/<id>/              one build: owner, input/ (scripts, /.kconfig), apt-lists/, root/ (the image tree)
  *   <root>/failed-root/              the last failed build's tree, when the build was asked to keep it
  *
  * <root> is $KIWI_BUILD_CACHE_DIR, else /var/cache/kiwi as root, else the user's cache.
@@ -24,6 +25,7 @@ export interface BuildCachePaths {
   root: string;
   bootstrapDir: string;
   aptArchives: string;
+  aptLists: string;
   buildsDir: string;
   failedRoot: string;
 }
@@ -33,6 +35,7 @@ export function buildCachePaths(root: string): BuildCachePaths {
     root,
     bootstrapDir: path.join(root, 'bootstrap'),
     aptArchives: path.join(root, 'apt', 'archives'),
+    aptLists: path.join(root, 'apt', 'lists'),
     buildsDir: path.join(root, 'builds'),
     failedRoot: path.join(root, 'failed-root'),
   };
@@ -45,7 +48,7 @@ export function bootstrapLayerPaths(cache: BuildCachePaths, key: string): { dir:
 }
 
 /** Paths of one build's directory. */
-export function buildDirPaths(cache: BuildCachePaths, id: string): { dir: string; owner: string; input: string; root: string } {
+export function buildDirPaths(cache: BuildCachePaths, id: string): { dir: string; owner: string; input: string; aptLists: string; root: string } {
   const dir = path.join(cache.buildsDir, id);
-  return { dir, owner: path.join(dir, 'owner'), input: path.join(dir, 'input'), root: path.join(dir, 'root') };
+  return { dir, owner: path.join(dir, 'owner'), input: path.join(dir, 'input'), aptLists: path.join(dir, 'apt-lists'), root: path.join(dir, 'root') };
 }

@@ -1,10 +1,11 @@
 import { execFileSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadImageModel } from '../../src/builder/description/load.js';
 import type { User } from '../../src/builder/description/model.js';
 import { buildCachePaths, buildCacheRoot, bootstrapLayerPaths } from '../../src/builder/paths.js';
+import { aptListsCache, restoreAptLists, saveAptLists } from '../../src/builder/steps/apt-lists.js';
 import { containerSourcesList, imageSourcesList } from '../../src/builder/steps/apt-sources.js';
 import { bootstrapInputs, bootstrapKey, mmdebstrapArgv } from '../../src/builder/steps/bootstrap-plan.js';
 import { driverScript, STEP_MARKER } from '../../src/builder/steps/driver-script.js';
@@ -74,6 +75,52 @@ describe('apt sources', () => {
   });
 });
 
+describe('apt index files kept between builds', () => {
+  const indexFile = (dir: string, name: string, text: string, mtime: Date) => {
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, name), text);
+    utimesSync(join(dir, name), mtime, mtime);
+  };
+  const lastWeek = new Date('2026-11-17T10:00:00Z');
+
+  it('one cache entry per sources and arch', () => {
+    const model = load('debian-minimal');
+    const entry = aptListsCache('/c/apt/lists', model);
+    expect(entry.saved).toMatch(/^\/c\/apt\/lists\/[0-9a-f]{32}$/);
+    expect(entry.lock).toBe(`${entry.saved}.lock`);
+    expect(aptListsCache('/c/apt/lists', { ...model, debianArch: 'arm64' }).saved).not.toBe(entry.saved);
+    expect(aptListsCache('/c/apt/lists', { ...model, repositories: model.repositories.slice(1) }).saved).not.toBe(entry.saved);
+    expect(aptListsCache('/c/apt/lists', load('debian-minimal', ['vim'])).saved).toBe(entry.saved);
+  });
+
+  it('a first build starts from the bootstrap layer\'s files, the next from the last build\'s, with their times (for If-Modified-Since)', async () => {
+    const dir = tempDir('kiwi-apt-lists-');
+    const cache = aptListsCache(join(dir, 'cache'), load('debian-minimal'));
+    const seed = join(dir, 'layer-lists');
+    indexFile(seed, 'deb_InRelease', 'from the layer', lastWeek);
+    indexFile(seed, 'lock', '', lastWeek);
+    mkdirSync(join(seed, 'auxfiles'));
+
+    const first = join(dir, 'build1', 'apt-lists');
+    expect(await restoreAptLists(cache, first, seed)).toBe(1);
+    expect(readdirSync(first).sort()).toEqual(['deb_InRelease', 'partial']);
+    expect(statSync(join(first, 'deb_InRelease')).mtime).toEqual(lastWeek);
+    // What apt-get update left: one file refreshed, one new.
+    indexFile(first, 'deb_InRelease', 'updated', new Date('2026-11-24T06:00:00Z'));
+    indexFile(first, 'deb_Packages', 'packages', new Date('2026-11-24T06:00:00Z'));
+    await saveAptLists(cache, first);
+    expect(existsSync(first)).toBe(false);
+
+    const second = join(dir, 'build2', 'apt-lists');
+    expect(await restoreAptLists(cache, second, seed)).toBe(2);
+    expect(readFileSync(join(second, 'deb_InRelease'), 'utf8')).toBe('updated');
+    expect(statSync(join(second, 'deb_Packages')).mtime).toEqual(new Date('2026-11-24T06:00:00Z'));
+    await saveAptLists(cache, second);
+    // Replaced whole, and the lock and the replaced copy are gone.
+    expect(readdirSync(join(dir, 'cache')).sort()).toEqual([cache.saved.split('/').pop()]);
+  });
+});
+
 describe('the driver script', () => {
   const files = { postBootstrap: false, config: true, images: false, rootDir: true, rootTar: false, profileDirs: [] };
 
@@ -99,6 +146,8 @@ describe('the driver script', () => {
     expect(script).toContain('bash /image/config.sh');
     expect(script).toContain("dpkg --purge --force-depends --force-remove-essential 'e2fsprogs'");
     expect(script).toContain('rm -rf /image /.profile /.kconfig');
+    // The index files are a bind of the build's own copy (apt-lists.ts), kept for the next build.
+    expect(script).not.toContain('/var/lib/apt/lists');
     expect(STEP_MARKER.exec('::kiwi-step config failed 7')?.slice(1)).toEqual(['config', 'failed', '7']);
   });
 

@@ -10,7 +10,7 @@ import { BuildStepError } from '../build-error.js';
 import type { ImageModel } from '../description/model.js';
 import { renderKiwiProfile } from '../description/kiwi-env.js';
 import { containerRepoPath, containerSourcesList, imageSourcesList } from './apt-sources.js';
-import { CONTAINER_APT_ARCHIVES, CONTAINER_DESCRIPTION, CONTAINER_INPUT, CONTAINER_STEPS, driverScript, STEP_MARKER, type ContainerStep, type DescriptionFiles } from './driver-script.js';
+import { CONTAINER_APT_ARCHIVES, CONTAINER_APT_LISTS, CONTAINER_DESCRIPTION, CONTAINER_INPUT, CONTAINER_STEPS, driverScript, STEP_MARKER, type ContainerStep, type DescriptionFiles } from './driver-script.js';
 import { KCONFIG } from './kconfig.js';
 import { usersScript } from './users.js';
 
@@ -22,6 +22,8 @@ export interface PrepareRootOptions {
   inputDir: string;
   /** The shared apt download cache. */
   aptArchives: string;
+  /** This build's apt index files (apt-lists.ts), bound at /var/lib/apt/lists. */
+  aptLists: string;
   /** Where the finished root tree is committed (must not exist yet). */
   rootDir: string;
   /** Commit the tree to rootDir even when a step fails, to debug it. */
@@ -61,6 +63,7 @@ export async function prepareRoot(options: PrepareRootOptions): Promise<number |
     { source: options.inputDir, target: CONTAINER_INPUT, readOnly: true },
     { source: model.descriptionDir, target: CONTAINER_DESCRIPTION, readOnly: true },
     { source: options.aptArchives, target: CONTAINER_APT_ARCHIVES, readOnly: false },
+    { source: options.aptLists, target: CONTAINER_APT_LISTS, readOnly: false },
     ...model.repositories.flatMap((repo, index) => (repo.localPath ? [{ source: repo.localPath, target: containerRepoPath(repo, index), readOnly: true }] : [])),
   ];
   const spec: ContainerSpec = {

@@ -63,6 +63,12 @@ describe.skipIf(!isRoot)('kiwi build (native, root)', () => {
     expect(done.exitCode, done.stderr).toBe(0);
     // Same repositories and bootstrap packages as debian-minimal: the layer of the test above.
     expect(done.json?.bootstrap).toBe('cached');
+    // And apt's index files of that build: apt-get update revalidated them and fetched no
+    // Packages file of bookworm main (which changes only with a point release).
+    const log = fs.readFileSync(path.join(target, 'build/image-root.log'), 'utf8');
+    expect(log).toMatch(/apt index files: [1-9]\d* from the cache/);
+    expect(log).toMatch(/ http:\/\/deb\.debian\.org\/debian bookworm InRelease/);
+    expect(log).not.toMatch(/Get:\d+ http:\/\/deb\.debian\.org\/debian bookworm\/main amd64 Packages/);
     const image = path.join(target, 'debian-container.x86_64-1.0.0.oci.tar.xz');
     expect(done.json?.references).toEqual(['debian-container:1.0.0', 'debian-container:latest']);
     const inspect = JSON.parse(String((await execa('skopeo', ['inspect', `oci-archive:${image}`])).stdout));

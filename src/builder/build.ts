@@ -77,7 +77,7 @@ export async function buildImage(options: BuildOptions): Promise<BuildResult> {
       return found;
     });
     const aptLists = aptListsCache(cache.aptLists, model);
-    const restored = await restoreAptLists(aptLists, build.aptLists, path.join(layer.root, 'var/lib/apt/lists'), signal);
+    const restored = await restoreAptLists(aptLists, build.aptLists, signal);
     log.emit({ type: 'log', level: 'debug', message: `apt index files: ${restored} from the cache`, step: 'sources' });
     const peakMemoryBytes = await prepareRoot({
       model,
@@ -200,7 +200,5 @@ function scrubRoot(root: string): void {
   };
   emptyDir('var/cache/apt/archives', (name) => name === 'partial' || name === 'lock');
   emptyDir('var/lib/apt/lists', (name) => name === 'partial' || name === 'lock');
-  // The container's lists were a bind; the image gets the empty directories apt expects.
-  if (fs.existsSync(path.join(root, 'var/lib/apt/lists'))) fs.mkdirSync(path.join(root, 'var/lib/apt/lists/partial'), { recursive: true, mode: 0o700 });
   for (const file of ['.profile', '.kconfig', 'image']) fs.rmSync(path.join(root, file), { recursive: true, force: true });
 }

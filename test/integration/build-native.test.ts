@@ -69,6 +69,9 @@ describe.skipIf(!isRoot)('kiwi build (native, root)', () => {
     expect(log).toMatch(/apt index files: [1-9]\d* from the cache/);
     expect(log).toMatch(/ http:\/\/deb\.debian\.org\/debian bookworm InRelease/);
     expect(log).not.toMatch(/Get:\d+ http:\/\/deb\.debian\.org\/debian bookworm\/main amd64 Packages/);
+    // This description's config.sh empties /var/lib/apt/lists; what the next build gets was saved before it ran.
+    const saved = fs.readdirSync(path.join(CACHE, 'apt', 'lists')).filter((name) => /^[0-9a-f]{32}$/.test(name));
+    expect(saved.map((key) => fs.readdirSync(path.join(CACHE, 'apt', 'lists', key)).filter((name) => name.endsWith('_main_binary-amd64_Packages')).length)).toContain(2);
     const image = path.join(target, 'debian-container.x86_64-1.0.0.oci.tar.xz');
     expect(done.json?.references).toEqual(['debian-container:1.0.0', 'debian-container:latest']);
     const inspect = JSON.parse(String((await execa('skopeo', ['inspect', `oci-archive:${image}`])).stdout));

@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { basename, join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadImageModel } from '../../src/builder/description/load.js';
 import type { User } from '../../src/builder/description/model.js';
@@ -93,31 +93,31 @@ describe('apt index files kept between builds', () => {
     expect(aptListsCache('/c/apt/lists', load('debian-minimal', ['vim'])).saved).toBe(entry.saved);
   });
 
-  it('a first build starts from the bootstrap layer\'s files, the next from the last build\'s, with their times (for If-Modified-Since)', async () => {
+  it('a build starts with links to the last build\'s files, with their times (for If-Modified-Since); a finished build replaces them whole', async () => {
     const dir = tempDir('kiwi-apt-lists-');
     const cache = aptListsCache(join(dir, 'cache'), load('debian-minimal'));
-    const seed = join(dir, 'layer-lists');
-    indexFile(seed, 'deb_InRelease', 'from the layer', lastWeek);
-    indexFile(seed, 'lock', '', lastWeek);
-    mkdirSync(join(seed, 'auxfiles'));
-
     const first = join(dir, 'build1', 'apt-lists');
-    expect(await restoreAptLists(cache, first, seed)).toBe(1);
-    expect(readdirSync(first).sort()).toEqual(['deb_InRelease', 'partial']);
-    expect(statSync(join(first, 'deb_InRelease')).mtime).toEqual(lastWeek);
-    // What apt-get update left: one file refreshed, one new.
-    indexFile(first, 'deb_InRelease', 'updated', new Date('2026-11-24T06:00:00Z'));
-    indexFile(first, 'deb_Packages', 'packages', new Date('2026-11-24T06:00:00Z'));
+    expect(await restoreAptLists(cache, first)).toBe(0);
+    expect(readdirSync(first)).toEqual([]);
+    // What the container's sources step left after apt-get update.
+    indexFile(first, 'deb_InRelease', 'first', lastWeek);
+    indexFile(first, 'deb_Packages', 'packages', lastWeek);
     await saveAptLists(cache, first);
     expect(existsSync(first)).toBe(false);
 
     const second = join(dir, 'build2', 'apt-lists');
-    expect(await restoreAptLists(cache, second, seed)).toBe(2);
-    expect(readFileSync(join(second, 'deb_InRelease'), 'utf8')).toBe('updated');
-    expect(statSync(join(second, 'deb_Packages')).mtime).toEqual(new Date('2026-11-24T06:00:00Z'));
+    expect(await restoreAptLists(cache, second)).toBe(2);
+    expect(readFileSync(join(second, 'deb_InRelease'), 'utf8')).toBe('first');
+    expect(statSync(join(second, 'deb_Packages')).mtime).toEqual(lastWeek);
+    expect(statSync(join(second, 'deb_Packages')).ino).toBe(statSync(join(cache.saved, 'deb_Packages')).ino);
+    // The second build's update replaced one file and dropped the other.
+    rmSync(second, { recursive: true });
+    indexFile(second, 'deb_InRelease', 'second', new Date('2026-11-24T06:00:00Z'));
     await saveAptLists(cache, second);
-    // Replaced whole, and the lock and the replaced copy are gone.
-    expect(readdirSync(join(dir, 'cache')).sort()).toEqual([cache.saved.split('/').pop()]);
+    expect(readdirSync(cache.saved)).toEqual(['deb_InRelease']);
+    expect(readFileSync(join(cache.saved, 'deb_InRelease'), 'utf8')).toBe('second');
+    // No lock and no replaced copy left behind.
+    expect(readdirSync(join(dir, 'cache'))).toEqual([basename(cache.saved)]);
   });
 });
 
@@ -146,8 +146,12 @@ describe('the driver script', () => {
     expect(script).toContain('bash /image/config.sh');
     expect(script).toContain("dpkg --purge --force-depends --force-remove-essential 'e2fsprogs'");
     expect(script).toContain('rm -rf /image /.profile /.kconfig');
-    // The index files are a bind of the build's own copy (apt-lists.ts), kept for the next build.
-    expect(script).not.toContain('/var/lib/apt/lists');
+    // apt's index files of the last build go in before the update and this build's out after it.
+    const sources = script.slice(script.indexOf('step_sources()'), script.indexOf('step_packages()'));
+    const update = sources.indexOf('apt-get -o Acquire::Languages=none update');
+    expect(sources.indexOf('-exec cp -p -t /var/lib/apt/lists/ {} +')).toBeLessThan(update);
+    expect(sources.indexOf('-exec cp -p -t /tmp/kiwi-apt-lists/ {} +')).toBeGreaterThan(update);
+    expect(script).toContain('rm -rf /var/lib/apt/lists/*');
     expect(STEP_MARKER.exec('::kiwi-step config failed 7')?.slice(1)).toEqual(['config', 'failed', '7']);
   });
 

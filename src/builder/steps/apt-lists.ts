@@ -9,9 +9,11 @@ import { withFileLock } from './file-lock.js';
  * apt's index files kept between builds of the same sources, so that a warm build's
  * `apt-get update` only revalidates them (If-Modified-Since on each InRelease) instead of
  * downloading and unpacking every Packages file again, which costs seconds under emulation.
- * The build container gets a copy of its own (of the saved files, else of the bootstrap
- * layer's), bound at /var/lib/apt/lists so that it never becomes part of the image; a
- * successful build puts its updated copy back by rename, under a lock.
+ * A build gets the saved files as hard links in its own directory, bound into the
+ * container, where the sources step copies them into /var/lib/apt/lists before the update
+ * and its updated files back out after it (the image's own lists are removed as ever, and
+ * scripts may do what they like with them). A successful build's files then replace the
+ * saved ones by rename, under a lock; nothing ever writes into a saved file.
  */
 export interface AptListsCache {
   /** <cache>/apt/lists/<key>: the last saved lists for these sources. */
@@ -26,30 +28,19 @@ export function aptListsCache(listsRoot: string, model: ImageModel): AptListsCac
   return { saved: path.join(listsRoot, key), lock: path.join(listsRoot, `${key}.lock`) };
 }
 
-/**
- * Fills `buildLists` (made here) with the saved index files, else with those the bootstrap
- * layer was made with (`seed`); their times are kept, for If-Modified-Since.
- */
-export async function restoreAptLists(cache: AptListsCache, buildLists: string, seed: string, signal?: AbortSignal): Promise<number> {
-  fs.mkdirSync(path.join(buildLists, 'partial'), { recursive: true });
-  if (!fs.existsSync(cache.saved)) return copyIndexFiles(seed, buildLists);
-  return withFileLock(cache.lock, async () => copyIndexFiles(cache.saved, buildLists), signal ? { signal } : {});
-}
-
-function copyIndexFiles(from: string, to: string): number {
-  if (!fs.existsSync(from)) return 0;
-  let copied = 0;
-  for (const entry of fs.readdirSync(from, { withFileTypes: true })) {
-    // Only the index files: apt makes partial/ and auxfiles/ with the owners it wants.
-    if (!entry.isFile() || entry.name === 'lock') continue;
-    const source = path.join(from, entry.name);
-    const copy = path.join(to, entry.name);
-    fs.copyFileSync(source, copy);
-    const { atime, mtime } = fs.statSync(source);
-    fs.utimesSync(copy, atime, mtime);
-    copied += 1;
-  }
-  return copied;
+/** Fills `buildLists` (made here) with hard links to the saved index files, if any. */
+export async function restoreAptLists(cache: AptListsCache, buildLists: string, signal?: AbortSignal): Promise<number> {
+  fs.mkdirSync(buildLists, { recursive: true });
+  if (!fs.existsSync(cache.saved)) return 0;
+  return withFileLock(
+    cache.lock,
+    async () => {
+      const names = fs.readdirSync(cache.saved);
+      for (const name of names) fs.linkSync(path.join(cache.saved, name), path.join(buildLists, name));
+      return names.length;
+    },
+    signal ? { signal } : {},
+  );
 }
 
 /** Replaces the saved index files with a finished build's (moved, not copied: the build dir is removed next). */

@@ -5,8 +5,8 @@ import { q } from './users.js';
 export const CONTAINER_INPUT = '/tmp/kiwi-input';
 export const CONTAINER_DESCRIPTION = '/tmp/kiwi-description';
 export const CONTAINER_APT_ARCHIVES = '/var/cache/apt/archives';
-/** A bind of the build's own copy of the cached index files: what apt-get update writes never reaches the image. */
-export const CONTAINER_APT_LISTS = '/var/lib/apt/lists';
+/** The build's apt index files from the last build of these sources, and its own for the next (apt-lists.ts). */
+export const CONTAINER_APT_LISTS = '/tmp/kiwi-apt-lists';
 
 /** The line a step prints when it starts, ends or fails: "::kiwi-step ID start|done|failed CODE". */
 export const STEP_MARKER = /^::kiwi-step ([a-z-]+) (start|done|failed)(?: (\d+))?$/;
@@ -33,7 +33,7 @@ export const CONTAINER_STEPS = {
   config: 'config.sh',
   uninstall: 'uninstall and delete packages',
   images: 'images.sh',
-  clean: 'remove apt caches, /.profile, /.kconfig, scripts',
+  clean: 'remove apt lists and caches, /.profile, /.kconfig, scripts',
 } as const;
 export type ContainerStep = keyof typeof CONTAINER_STEPS;
 
@@ -56,7 +56,10 @@ export function driverScript(model: ImageModel, files: DescriptionFiles): string
       `cp ${CONTAINER_INPUT}/profile /.profile`,
       `cp ${CONTAINER_INPUT}/kconfig /.kconfig`,
       'mkdir -p /image',
+      `find ${CONTAINER_APT_LISTS} -maxdepth 1 -type f -exec cp -p -t /var/lib/apt/lists/ {} +`,
       'apt-get -o Acquire::Languages=none update',
+      `find ${CONTAINER_APT_LISTS} -maxdepth 1 -type f -delete`,
+      `find /var/lib/apt/lists -maxdepth 1 -type f ! -name lock -exec cp -p -t ${CONTAINER_APT_LISTS}/ {} +`,
     ],
   ]);
   if (files.postBootstrap) steps.push(['post-bootstrap', runScript('post_bootstrap.sh')]);
@@ -137,7 +140,8 @@ export function driverScript(model: ImageModel, files: DescriptionFiles): string
     'clean',
     [
       `cp ${CONTAINER_INPUT}/image-sources.list /etc/apt/sources.list`,
-      'rm -rf /var/cache/apt/*.bin /var/cache/debconf/*-old /var/lib/dpkg/*-old',
+      'rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /var/cache/debconf/*-old /var/lib/dpkg/*-old',
+      'mkdir -p /var/lib/apt/lists/partial',
       'rm -rf /image /.profile /.kconfig',
     ],
   ]);

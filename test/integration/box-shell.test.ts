@@ -1,12 +1,12 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { execa, type ResultPromise } from 'execa';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ensureTestBox, TEST_BOX_CACHE } from '../fixtures/box/built-box.js';
 import { tempDir } from '../fixtures/box-fixture.js';
 import { processesUnder, vmDirsUnder } from '../fixtures/processes.js';
 import { KIWI_BIN, runKiwi } from '../fixtures/run-kiwi.js';
+import { waitFor } from '../fixtures/runtime/busybox-root.js';
 
 // Booting needs the debian box (built once, as root) and QEMU; every boot here runs under TCG.
 const canRun = process.getuid?.() === 0 && fs.existsSync('/usr/bin/qemu-system-x86_64') && fs.existsSync('/usr/bin/mmdebstrap');
@@ -31,11 +31,6 @@ async function startSleepingShell(env: Record<string, string>, flags: string[] =
   expect(await waitFor(() => output.includes('started'), 90_000)).toBe(true);
   // Wrapped: the child is a promise, and returning it from an async function would await it.
   return { child };
-}
-
-async function waitFor(condition: () => boolean, timeoutMs: number): Promise<boolean> {
-  for (const deadline = Date.now() + timeoutMs; Date.now() < deadline; await sleep(100)) if (condition()) return true;
-  return condition();
 }
 
 describe.skipIf(!canRun)('kiwi box shell (debian box, TCG)', () => {

@@ -4,7 +4,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { decodeEvent, type ResultEvent, type RuntimeEvent } from '../../src/protocol/events.js';
 import { ensureTestBox, TEST_BOX_CACHE } from '../fixtures/box/built-box.js';
 import { processesUnder, vmDirsUnder } from '../fixtures/processes.js';
-import { kiwi, makeBusyboxRoot, treeSnapshot } from '../fixtures/runtime/busybox-root.js';
+import { kiwi, makeBusyboxRoot, treeSnapshot, waitFor } from '../fixtures/runtime/busybox-root.js';
 import { tempDir } from '../fixtures/temp-dir.js';
 
 // `kiwi run --box debian`: the same container runtime, run inside a fresh VM of the box
@@ -115,6 +115,24 @@ describe.skipIf(!canRun)('kiwi run --box (debian box, TCG)', () => {
     const shared = await links([]);
     expect(shared).toHaveLength(2);
     expect(shared).toContain('lo');
+  });
+
+  it.each(['SIGINT', 'SIGTERM', 'SIGKILL'] as const)('%s to kiwi mid-command takes the box down; nothing is left once the next kiwi command starts', { timeout: 2 * BOOT_AND_RUN_MS }, async (signal) => {
+    const child = run(['--quiet', '--', '/bin/sh', '-c', 'echo started; sleep 300']);
+    let output = '';
+    child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    expect(await waitFor(() => output.includes('started'), BOOT_AND_RUN_MS)).toBe(true);
+    expect(processesUnder(runtimeDir, /^qemu-system/)).toHaveLength(1);
+    child.kill(signal);
+    const stopped = await child;
+    if (signal !== 'SIGKILL') expect(stopped.exitCode).toBe(signal === 'SIGINT' ? 130 : 143);
+    // A SIGKILLed kiwi cannot clean up: QEMU follows it down, and the next kiwi command removes its VM directory.
+    expect(await waitFor(() => processesUnder(runtimeDir, /^qemu-system|virtiofsd/).length === 0, 10_000)).toBe(true);
+    if (signal === 'SIGKILL') {
+      expect(vmDirsUnder(runtimeDir)).toHaveLength(1);
+      const next = await run(['--quiet', '--', '/bin/true']);
+      expect(next.exitCode, String(next.stderr)).toBe(0);
+    }
   });
 
   it('caps CPU time with --cpus 0.5 (two busy loops for 2 s)', { timeout: BOOT_AND_RUN_MS }, async () => {

@@ -67,6 +67,16 @@ describe.skipIf(!isRoot)('kiwi run (native, root)', () => {
     }
   });
 
+  it('pins the command to --cpuset, gives it the host\'s DNS read-only and a tmpfs /run', async () => {
+    const script = 'grep Cpus_allowed_list /proc/self/status; grep " /run " /proc/mounts; (echo x > /etc/resolv.conf) 2>/dev/null && echo resolv-writable; cat /etc/resolv.conf';
+    const done = await run(['--quiet', '--cpuset', '1', '--', '/bin/sh', '-c', script]);
+    expect(done.exitCode, String(done.stderr)).toBe(0);
+    const [cpus, runMount, ...resolv] = String(done.stdout).split('\n');
+    expect(cpus).toBe('Cpus_allowed_list:\t1');
+    expect(runMount).toMatch(/^tmpfs \/run tmpfs /);
+    expect(resolv.join('\n')).toBe(fs.readFileSync('/etc/resolv.conf', 'utf8').trimEnd());
+  });
+
   it('gives a minimal /dev and, with --network none, only loopback', async () => {
     const none = await run(['--quiet', '--network', 'none', '--', '/bin/sh', '-c', 'ls /dev; echo ---; ip -o link']);
     const [dev, links] = String(none.stdout).split('---\n') as [string, string];

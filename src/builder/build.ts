@@ -9,15 +9,15 @@ import type { ResourceLimits } from '../runtime/spec.js';
 import { BuildLog } from './build-log.js';
 import type { ImageModel } from './description/model.js';
 import { resultNames } from './outputs/naming.js';
-import type { ArchiveCompression } from './outputs/root-tar.js';
+import { CONTAINER_EXCLUDES, ROOT_EXCLUDES, type ArchiveCompression } from './outputs/root-tar.js';
 import { diskFirmware, writeDiskImage } from './outputs/disk-image.js';
 import { checkDiskTools } from './outputs/disk-tools.js';
 import { grubTerminals } from './outputs/grub-config.js';
 import { writeContainerArchive } from './outputs/oci-archive.js';
 import { dpkgQueryArgv, formatPackageList } from './outputs/packages-list.js';
 import { kiwiResultJson, type KiwiResultJson } from './outputs/result-file.js';
-import { writeRootArchive } from './outputs/tbz.js';
-import { processGone, removeTempFiles, writeFileAtomic } from './outputs/write-atomic.js';
+import { treeExportArgv, type TreeExportFiles } from './outputs/tree-export.js';
+import { processGone, removeTempFiles, tempNameFor, writeFileAtomic } from './outputs/write-atomic.js';
 import { buildCachePaths, buildDirPaths, type BuildCachePaths } from './paths.js';
 import { aptListsCache, restoreAptLists, saveAptLists } from './steps/apt-lists.js';
 import { ensureBootstrapLayer } from './steps/bootstrap.js';
@@ -67,6 +67,9 @@ export async function buildImage(options: BuildOptions): Promise<BuildResult> {
   const log = new BuildLog(path.join(targetDir, names.log), options.emit);
   const cache = buildCachePaths(options.cacheRoot);
   const build = createBuildDir(cache);
+  const image = path.join(targetDir, names.image);
+  const packagesFile = path.join(targetDir, names.packages);
+  const exported = treeExport(model, build.dir, image, compression);
   try {
     log.emit({ type: 'log', level: 'info', message: `building ${model.name} ${model.preferences.version} (${model.type.image}, ${model.arch}) from ${model.descriptionFile}` });
     const emulation = describeForeignExec(model.arch, await ensureForeignExec(model.arch, HOST_BINFMT, signal));
@@ -87,6 +90,7 @@ export async function buildImage(options: BuildOptions): Promise<BuildResult> {
       aptLists: build.aptLists,
       rootDir: build.root,
       log,
+      ...(exported ? { export: { argv: exported.argv, step: exported.step } } : {}),
       ...(options.keepFailedRoot ? { keepFailedRoot: true } : {}),
       ...(options.limits ? { limits: options.limits } : {}),
       ...(signal ? { signal } : {}),
@@ -95,27 +99,28 @@ export async function buildImage(options: BuildOptions): Promise<BuildResult> {
       throw error;
     });
     await saveAptLists(aptLists, build.aptLists, signal);
-    scrubRoot(build.root);
-    const image = path.join(targetDir, names.image);
-    const packagesFile = path.join(targetDir, names.packages);
-    await runStep(log, 'packages-list', names.packages, async () => {
-      const output = await runLogged(dpkgQueryArgv(build.root), { log, step: 'packages-list', captureStdout: true, ...(signal ? { signal } : {}) });
-      writeFileAtomic(packagesFile, formatPackageList(output));
-    });
     let container: { references: string[]; digest: string } | undefined;
-    if (model.type.image === 'tbz') {
-      await runStep(log, 'archive', `${names.image} (tar${compression === 'xz' ? ', xz -T0' : ''})`, () => writeRootArchive(build.root, image, compression, log, signal));
-    } else if (model.type.image === 'oci' || model.type.image === 'docker') {
-      const kind = model.type.image;
-      const containerConfig = model.type.containerConfig;
-      if (!containerConfig) throw new UsageError(`type ${kind} has no container configuration`);
-      container = await runStep(log, 'container', `${names.image} (${kind} archive${compression === 'xz' ? ', xz -T0' : ''})`, () =>
-        writeContainerArchive({ kind, rootDir: build.root, workDir: build.dir, container: containerConfig, debianArch: model.debianArch, file: image, compression, log, ...(signal ? { signal } : {}) }),
-      );
-    } else if (model.type.image === 'oem') {
+    if (!exported) {
+      scrubRoot(build.root);
+      await runStep(log, 'packages-list', names.packages, async () => {
+        const output = await runLogged(dpkgQueryArgv(build.root), { log, step: 'packages-list', captureStdout: true, ...(signal ? { signal } : {}) });
+        writeFileAtomic(packagesFile, formatPackageList(output));
+      });
       await runStep(log, 'disk', `${names.image} (${diskFirmware(model.type)} disk, GRUB)`, () =>
         writeDiskImage({ type: model.type, title: model.displayName, rootDir: build.root, workDir: build.dir, file: image, log, ...(signal ? { signal } : {}) }),
       );
+    } else {
+      writeFileAtomic(packagesFile, formatPackageList(fs.readFileSync(exported.files.packages, 'utf8')));
+      const kind = model.type.image;
+      if (kind === 'tbz') {
+        fs.renameSync(exported.files.archive, image);
+      } else if (kind === 'oci' || kind === 'docker') {
+        const containerConfig = model.type.containerConfig;
+        if (!containerConfig) throw new UsageError(`type ${kind} has no container configuration`);
+        container = await runStep(log, 'container', `${names.image} (${kind} archive${compression === 'xz' ? ', xz -T0' : ''})`, () =>
+          writeContainerArchive({ kind, layerFile: exported.files.archive, workDir: build.dir, container: containerConfig, debianArch: model.debianArch, file: image, compression, log, ...(signal ? { signal } : {}) }),
+        );
+      }
     }
     // A raw disk is never compressed: it stays sparse and bootable as it is.
     const compressPending = compression === 'deferred' && model.type.image !== 'oem';
@@ -136,9 +141,27 @@ export async function buildImage(options: BuildOptions): Promise<BuildResult> {
       ...(compressPending ? { compressionDeferred: true } : {}),
     };
   } finally {
+    if (exported) fs.rmSync(exported.files.archive, { force: true });
     fs.rmSync(build.dir, { recursive: true, force: true });
     log.close();
   }
+}
+
+/**
+ * tbz, oci and docker are archives of the tree: the runtime writes them from the
+ * container's merged tree (tree-export.ts), with no copy of the tree first. A disk (oem)
+ * needs the tree itself: undefined.
+ */
+function treeExport(model: ImageModel, buildDir: string, image: string, compression: ArchiveCompression): { files: TreeExportFiles; argv: string[]; step: { id: string; message: string } } | undefined {
+  const kind = model.type.image;
+  if (kind === 'oem') return undefined;
+  // The tbz goes beside its final name, to be renamed; a layer into the build dir, to be wrapped.
+  const files = { packages: path.join(buildDir, 'packages.dpkg'), archive: kind === 'tbz' ? tempNameFor(image) : path.join(buildDir, 'layer.tar') };
+  if (kind === 'tbz') {
+    const xz = compression === 'xz';
+    return { files, argv: treeExportArgv(files, ROOT_EXCLUDES, xz), step: { id: 'archive', message: `${path.basename(image)} (tar${xz ? ', xz -T0' : ''})` } };
+  }
+  return { files, argv: treeExportArgv(files, CONTAINER_EXCLUDES, false), step: { id: 'layer', message: 'the root tree as the image layer (tar)' } };
 }
 
 /** What this version cannot build, as a usage error before anything runs (also checked on the host before a box boots). */

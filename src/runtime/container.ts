@@ -9,7 +9,7 @@ import { preflight } from './preflight.js';
 import { formatLimit } from './quantities.js';
 import type { Reporter } from './reporter.js';
 import { checkOverlayPath } from './run-options.js';
-import { buildCommitArgv, describeNamespaces, type SandboxPlan } from './sandbox-argv.js';
+import { buildCommitArgv, buildExportArgv, describeNamespaces, type SandboxPlan } from './sandbox-argv.js';
 import { runSandbox } from './sandbox-process.js';
 import { hasLimits, type ContainerSpec } from './spec.js';
 import { createRun, defaultStateRoot, writeRunState } from './state-dir.js';
@@ -87,7 +87,10 @@ export async function runContainer(spec: ContainerSpec, options: RunContainerOpt
     if (outcome.signal) result.signal = outcome.signal;
     const killedBy = describeKill(spec, usage);
     if (killedBy) result.killedBy = killedBy;
-    if (spec.commitDir) {
+    if (spec.exportArgv && outcome.exitCode === 0) {
+      const argv = spec.exportArgv;
+      await reporter.step('export', 'a command on the merged root, mounted read-only', () => runTool(buildExportArgv(plan.overlay, rootless, argv), { reporter, step: 'export', ...(options.signal ? { signal: options.signal } : {}) }));
+    } else if (spec.commitDir) {
       if (outcome.exitCode === 0 || spec.commitOnFailure) {
         const dest = spec.commitDir;
         await reporter.step('commit', `save the merged root to ${dest}`, async () => {

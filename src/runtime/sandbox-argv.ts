@@ -55,6 +55,9 @@ export const MOUNT_OVERLAY_SCRIPT = 'mount -t overlay kiwi -o "$1" "$2" || exit 
 export const COMMIT_SCRIPT =
   'mount -t overlay kiwi -o "$1" "$2" || exit 125; owners=; chown 0:0 "$3" 2>/dev/null || owners=--no-preserve=ownership; cp -a $owners "$2/." "$3/"';
 
+/** Mounts the overlay read-only ($1 options, $2 target), then execs the rest in it. */
+export const EXPORT_SCRIPT = 'mount -t overlay kiwi -o "ro,$1" "$2" || exit 125; cd "$2" || exit 125; shift 2; exec "$@"';
+
 /** overlayfs options; in a user namespace, xattrs must be user.* ("userxattr") to be settable. */
 export function overlayOptions(layers: OverlayLayers, userns: boolean): string {
   const options = [`lowerdir=${layers.lower}`, `upperdir=${layers.upper}`, `workdir=${layers.work}`];
@@ -100,6 +103,11 @@ export function buildSandboxArgv(plan: SandboxPlan): string[] {
 /** The commit chain: remount the layers privately and copy the merged tree to `dest`. */
 export function buildCommitArgv(overlay: OverlayLayers, userns: boolean, dest: string): string[] {
   return [...unshareArgs(userns), 'sh', '-c', COMMIT_SCRIPT, 'kiwi-commit', overlayOptions(overlay, userns), overlay.merged, dest];
+}
+
+/** The export chain: remount the layers privately, read-only, and run `argv` in the merged tree. */
+export function buildExportArgv(overlay: OverlayLayers, userns: boolean, argv: readonly string[]): string[] {
+  return [...unshareArgs(userns), 'sh', '-c', EXPORT_SCRIPT, 'kiwi-export', overlayOptions(overlay, userns), overlay.merged, ...argv];
 }
 
 /** The namespaces a plan creates, for --debug. */

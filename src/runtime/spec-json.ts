@@ -21,6 +21,7 @@ const containerSpecSchema = z.strictObject({
   binds: z.array(z.strictObject({ source: absolute, target: absolute, readOnly: z.boolean() })),
   commitDir: absolute.optional(),
   commitOnFailure: z.boolean().optional(),
+  exportArgv: z.array(z.string()).min(1).optional(),
   workdir: absolute,
 });
 

@@ -14,10 +14,16 @@ export interface ContainerSpec {
   network: 'box' | 'none';
   hostname: string;
   binds: BindMount[];
-  /** Where to save the merged root after a successful run, if anywhere. */
+  /** Where to save the merged root after a successful run (unless exportArgv takes it), if anywhere. */
   commitDir?: string;
   /** Save it after a failed run too (to debug what the command left). */
   commitOnFailure?: boolean;
+  /**
+   * Instead of a copy: after a successful run, this command runs on the host (or box) in
+   * the merged root's directory, mounted read-only in a mount namespace of its own, e.g.
+   * to archive the tree without first copying it.
+   */
+  exportArgv?: string[];
   /** Working directory inside the container. */
   workdir: string;
 }

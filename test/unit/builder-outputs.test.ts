@@ -6,6 +6,7 @@ import { resultNames } from '../../src/builder/outputs/naming.js';
 import { creationTime, DEFAULT_PATH, imageReferences, ociImageConfig } from '../../src/builder/outputs/oci-config.js';
 import { dpkgQueryArgv, formatPackageList } from '../../src/builder/outputs/packages-list.js';
 import { rootTarArgv, xzPipeArgv } from '../../src/builder/outputs/root-tar.js';
+import { treeExportArgv } from '../../src/builder/outputs/tree-export.js';
 import { processGone, removeTempFiles } from '../../src/builder/outputs/write-atomic.js';
 import { tempDir } from '../fixtures/temp-dir.js';
 
@@ -124,6 +125,19 @@ describe('root archive commands', () => {
   });
   it('compresses with xz on all cores through a pipefail pipe', () => {
     expect(xzPipeArgv(['tar', 'x'], '/out/f.tmp')).toEqual(['bash', '-o', 'pipefail', '-c', '"${@:2}" | xz -T0 -c > "$1"', 'kiwi-xz', '/out/f.tmp', 'tar', 'x']);
+  });
+});
+
+describe('archives written from the merged tree', () => {
+  it('one bash run in the tree: the package list, then the tar with the excludes and build leftovers left out, xz if asked', () => {
+    const files = { packages: '/b/packages.dpkg', archive: '/t/.img.tar.xz.1.tmp' };
+    const argv = treeExportArgv(files, ['./tmp/*'], true);
+    expect(argv.slice(0, 4)).toEqual(['bash', '-e', '-o', 'pipefail']);
+    expect(argv.slice(-3)).toEqual(['kiwi-export', files.packages, files.archive]);
+    const [dpkg, tar] = argv[5]!.split('\n');
+    expect(dpkg).toBe(`dpkg-query --admindir=./var/lib/dpkg -W '-f=\${Package}|None|\${Version}|None|\${Architecture}|None|None\\n' > "$1"`);
+    expect(tar).toBe("tar --create --file=- --directory=. --numeric-owner --xattrs '--xattrs-include=*' --sort=name '--exclude=./tmp/*' '--exclude=./var/cache/apt/archives/*.deb' '--exclude=./var/lib/apt/lists/*_*' . | xz -T0 -c > \"$2\"");
+    expect(treeExportArgv(files, [], false)[5]).toMatch(/ \. > "\$2"$/);
   });
 });
 

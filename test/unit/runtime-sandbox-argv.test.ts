@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { describeMount, mountArgs, planMounts } from '../../src/runtime/mounts-plan.js';
-import { buildCommitArgv, buildSandboxArgv, overlayOptions, type SandboxPlan } from '../../src/runtime/sandbox-argv.js';
+import { buildCommitArgv, buildExportArgv, buildSandboxArgv, overlayOptions, type SandboxPlan } from '../../src/runtime/sandbox-argv.js';
 import { shellQuote } from '../../src/common/shell-quote.js';
 
 const overlay = { lower: '/roots/deb', upper: '/s/1/upper', work: '/s/1/work', merged: '/s/1/merged' };
@@ -65,6 +65,14 @@ describe('sandbox argv', () => {
     expect(buildCommitArgv(overlay, false, '/out')).toEqual([
       'unshare', '--mount', '--propagation', 'private', '--',
       'sh', '-c', expect.stringContaining('cp -a $owners "$2/." "$3/"'), 'kiwi-commit', 'lowerdir=/roots/deb,upperdir=/s/1/upper,workdir=/s/1/work', '/s/1/merged', '/out',
+    ]);
+  });
+
+  it('exports by remounting the layers privately, read-only, and running the command in the merged tree', () => {
+    expect(buildExportArgv(overlay, false, ['tar', '-cf', '/out.tar', '.'])).toEqual([
+      'unshare', '--mount', '--propagation', 'private', '--',
+      'sh', '-c', 'mount -t overlay kiwi -o "ro,$1" "$2" || exit 125; cd "$2" || exit 125; shift 2; exec "$@"', 'kiwi-export', 'lowerdir=/roots/deb,upperdir=/s/1/upper,workdir=/s/1/work', '/s/1/merged',
+      'tar', '-cf', '/out.tar', '.',
     ]);
   });
 

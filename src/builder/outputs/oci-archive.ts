@@ -5,7 +5,7 @@ import type { BuildLog } from '../build-log.js';
 import type { ContainerConfig } from '../description/model.js';
 import { runLogged } from '../steps/run-logged.js';
 import { creationTime, imageReferences, ociImageConfig } from './oci-config.js';
-import { archiveArgv, CONTAINER_EXCLUDES, rootTarArgv, type ArchiveCompression } from './root-tar.js';
+import { archiveArgv, type ArchiveCompression } from './root-tar.js';
 import { tempNameFor } from './write-atomic.js';
 
 const MEDIA = {
@@ -18,7 +18,8 @@ const MEDIA = {
 
 export interface ContainerArchiveInput {
   kind: 'oci' | 'docker';
-  rootDir: string;
+  /** The root tree's tar (treeExportArgv's, with CONTAINER_EXCLUDES): the one layer, moved into the layout. */
+  layerFile: string;
   /** A scratch directory of the build (the layout is assembled here). */
   workDir: string;
   container: ContainerConfig;
@@ -44,7 +45,7 @@ export async function writeContainerArchive(input: ContainerArchiveInput): Promi
   const blobs = path.join(layout, 'blobs', 'sha256');
   fs.mkdirSync(blobs, { recursive: true });
   const layerTemp = path.join(layout, 'layer.tar');
-  await runLogged(['bash', '-o', 'pipefail', '-c', '"${@:2}" > "$1"', 'kiwi-layer', layerTemp, ...rootTarArgv(input.rootDir, CONTAINER_EXCLUDES)], { log, step: 'container', ...signal });
+  fs.renameSync(input.layerFile, layerTemp);
   const layerDigest = await sha256File(layerTemp);
   const layerSize = fs.statSync(layerTemp).size;
   const references = imageReferences(input.container);

@@ -24,8 +24,10 @@ export interface PrepareRootOptions {
   aptArchives: string;
   /** This build's apt index files (apt-lists.ts), bound at /var/lib/apt/lists. */
   aptLists: string;
-  /** Where the finished root tree is committed (must not exist yet). */
+  /** Where the finished root tree is committed (must not exist yet), unless `export` takes it. */
   rootDir: string;
+  /** Instead of committing: the runtime runs this on the merged tree (read-only), shown as this build step. */
+  export?: { argv: string[]; step: { id: string; message: string } };
   /** Commit the tree to rootDir even when a step fails, to debug it. */
   keepFailedRoot?: boolean;
   /** cgroup limits of the build's container (a build packed with others in one box). */
@@ -52,7 +54,8 @@ export function findDescriptionFiles(model: ImageModel): DescriptionFiles {
 /**
  * Builds the image's root tree: one container over the bootstrap layer runs the driver
  * script (driver-script.ts); its markers become build steps (start/done with elapsed
- * time); on success the runtime commits the merged tree to `rootDir`. The container's
+ * time); on success the runtime commits the merged tree to `rootDir` or runs the export
+ * on it. The container's
  * output goes to the build log; a failed step is a BuildStepError with its tail.
  * Returns the container's peak memory in bytes (null without cgroup accounting).
  */
@@ -73,11 +76,13 @@ export async function prepareRoot(options: PrepareRootOptions): Promise<number |
     network: 'box',
     hostname: model.name.slice(0, 63),
     binds,
-    commitDir: options.rootDir,
+    // With an export, the tree is committed only to keep a failed one.
+    ...(!options.export || options.keepFailedRoot ? { commitDir: options.rootDir } : {}),
     ...(options.keepFailedRoot ? { commitOnFailure: true } : {}),
+    ...(options.export ? { exportArgv: options.export.argv } : {}),
     workdir: '/',
   };
-  const tracker = new StepTracker(log);
+  const tracker = new StepTracker(log, options.export?.step);
   const reporter = new Reporter((event) => tracker.onEvent(event));
   const result = await runContainer(spec, { reporter, output: 'events', ...(options.signal ? { signal: options.signal } : {}) });
   if (result.exitCode !== 0) {
@@ -107,7 +112,11 @@ class StepTracker {
   failedStep: ContainerStep | undefined;
   private started = 0;
 
-  constructor(private readonly log: BuildLog) {}
+  constructor(
+    private readonly log: BuildLog,
+    /** The build step the runtime's export is shown as. */
+    private readonly exportStep?: { id: string; message: string },
+  ) {}
 
   onEvent(event: RuntimeEvent): void {
     if (event.type === 'log' && event.stream) {
@@ -119,13 +128,13 @@ class StepTracker {
     // The runtime's own steps (preflight, run, commit...) go to the log, shown with --debug.
     if (event.type === 'step') {
       this.log.emit({ type: 'log', level: 'debug', message: `runtime ${event.id} ${event.state}${event.message ? `: ${event.message}` : ''}`, step: 'container' });
-      if (event.id === 'commit' && event.state === 'start') {
+      const shown = event.id === 'commit' ? { id: 'commit', message: 'save the root tree' } : event.id === 'export' ? this.exportStep : undefined;
+      if (shown && event.state === 'start') {
         this.started = Date.now();
-        this.log.emit({ type: 'step', id: 'commit', state: 'start', message: 'save the root tree' });
-      }
-      if (event.id === 'commit' && event.state !== 'start') {
+        this.log.emit({ type: 'step', id: shown.id, state: 'start', message: shown.message });
+      } else if (shown) {
         const message = event.state === 'done' ? formatDuration((Date.now() - this.started) / 1000) : (event.message ?? '');
-        this.log.emit({ type: 'step', id: 'commit', state: event.state, message });
+        this.log.emit({ type: 'step', id: shown.id, state: event.state, message });
       }
       return;
     }

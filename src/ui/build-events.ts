@@ -4,7 +4,7 @@ import { renderPlain } from './runtime-events.js';
 import { isInteractive } from './task-list.js';
 
 /** The build's own steps, and a boxbuild's host steps: shown as they start and end (the runtime's steps only with --debug). */
-const BUILD_STEPS = new Set(['box', 'upload', 'compress', 'bootstrap', 'sources', 'post-bootstrap', 'packages', 'archives', 'overlay', 'setup', 'config', 'uninstall', 'images', 'clean', 'commit', 'packages-list', 'archive', 'container', 'disk']);
+const BUILD_STEPS = new Set(['box', 'upload', 'compress', 'bootstrap', 'sources', 'post-bootstrap', 'packages', 'archives', 'overlay', 'setup', 'config', 'uninstall', 'images', 'clean', 'commit', 'packages-list', 'archive', 'layer', 'container', 'disk']);
 
 /** Plain lines on stderr: each build step as it starts and ends with its elapsed time; the rest as `kiwi run` shows it. */
 export function renderBuild(mode: 'normal' | 'debug'): RuntimeEventHandler {

@@ -49,9 +49,11 @@ export async function saveAptLists(cache: AptListsCache, buildLists: string, sig
   await withFileLock(
     cache.lock,
     async () => {
-      const name = path.basename(cache.saved);
-      // Old copies a killed build left between its two renames, then this one's.
-      for (const stale of fs.readdirSync(path.dirname(cache.saved))) if (stale.startsWith(`${name}.old-`)) fs.rmSync(path.join(path.dirname(cache.saved), stale), { recursive: true, force: true });
+      // Old copies that a build killed between its two renames left, then this one's.
+      const listsRoot = path.dirname(cache.saved);
+      for (const name of fs.readdirSync(listsRoot)) {
+        if (name.startsWith(`${path.basename(cache.saved)}.old-`)) fs.rmSync(path.join(listsRoot, name), { recursive: true, force: true });
+      }
       const old = `${cache.saved}.old-${randomBytes(4).toString('hex')}`;
       if (fs.existsSync(cache.saved)) fs.renameSync(cache.saved, old);
       fs.renameSync(buildLists, cache.saved);

@@ -22,7 +22,7 @@ export interface PrepareRootOptions {
   inputDir: string;
   /** The shared apt download cache. */
   aptArchives: string;
-  /** This build's apt index files (apt-lists.ts), bound at /var/lib/apt/lists. */
+  /** This build's apt index files (apt-lists.ts), bound where the sources step looks for them. */
   aptLists: string;
   /** Where the finished root tree is committed (must not exist yet), unless `export` takes it. */
   rootDir: string;
@@ -54,10 +54,10 @@ export function findDescriptionFiles(model: ImageModel): DescriptionFiles {
 /**
  * Builds the image's root tree: one container over the bootstrap layer runs the driver
  * script (driver-script.ts); its markers become build steps (start/done with elapsed
- * time); on success the runtime commits the merged tree to `rootDir` or runs the export
- * on it. The container's
- * output goes to the build log; a failed step is a BuildStepError with its tail.
- * Returns the container's peak memory in bytes (null without cgroup accounting).
+ * time); on success the runtime commits the merged tree to `rootDir`, or runs the export
+ * on it. The container's output goes to the build log; a failed step is a BuildStepError
+ * with its tail. Returns the container's peak memory in bytes (null without cgroup
+ * accounting).
  */
 export async function prepareRoot(options: PrepareRootOptions): Promise<number | null> {
   const { model, log } = options;

@@ -74,9 +74,9 @@ export function buildQemuArgs(spec: VmSpec): QemuCommand {
   (spec.dataDisks ?? []).forEach((disk, index) => {
     args.push(
       '-blockdev',
-      `driver=file,node-name=data${index}-file,filename=${option(disk.file)},discard=unmap`,
+      `driver=file,node-name=data${index}-file,filename=${option(disk.file)},discard=unmap,${NO_FLUSH}`,
       '-blockdev',
-      `driver=qcow2,node-name=data${index},file=data${index}-file,discard=unmap`,
+      `driver=qcow2,node-name=data${index},file=data${index}-file,discard=unmap,${NO_FLUSH}`,
       '-device',
       `virtio-blk-pci,drive=data${index}`,
     );
@@ -113,11 +113,20 @@ function diskArgs(disk: VmDisk): string[] {
     '-blockdev',
     'driver=qcow2,node-name=base,file=base-file,read-only=on',
     '-blockdev',
-    `driver=file,node-name=overlay-file,filename=${option(disk.overlay)}`,
+    `driver=file,node-name=overlay-file,filename=${option(disk.overlay)},${NO_FLUSH}`,
     '-blockdev',
-    'driver=qcow2,node-name=root,file=overlay-file,backing=base',
+    `driver=qcow2,node-name=root,file=overlay-file,backing=base,${NO_FLUSH}`,
   ];
 }
+
+/**
+ * For a layer of one VM's own, thrown away with it (or committed only after QEMU has
+ * closed it): the guest's flushes are not passed to the host disk. dpkg syncs every file it
+ * unpacks, and each sync would otherwise wait for the host's disk. Writes still reach the
+ * host's page cache at once, so a killed QEMU loses nothing; only a host crash could, and
+ * then the layer is never used again.
+ */
+const NO_FLUSH = 'cache.no-flush=on';
 
 /**
  * virtiofsd (vhost-user) reads and writes guest memory directly, so with a virtiofs share the

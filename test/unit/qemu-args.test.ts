@@ -33,8 +33,8 @@ describe('buildQemuArgs', () => {
         '-append', 'console=ttyS0 quiet panic=-1',
         '-blockdev', 'driver=file,node-name=base-file,filename=/cache/debian/x86_64/current/root.qcow2,read-only=on',
         '-blockdev', 'driver=qcow2,node-name=base,file=base-file,read-only=on',
-        '-blockdev', 'driver=file,node-name=overlay-file,filename=/run/vm1/overlay.qcow2',
-        '-blockdev', 'driver=qcow2,node-name=root,file=overlay-file,backing=base',
+        '-blockdev', 'driver=file,node-name=overlay-file,filename=/run/vm1/overlay.qcow2,cache.no-flush=on',
+        '-blockdev', 'driver=qcow2,node-name=root,file=overlay-file,backing=base,cache.no-flush=on',
         '-device', 'virtio-blk-pci,drive=root',
         '-netdev', 'user,id=net0,hostfwd=tcp:127.0.0.1:40022-:22',
         '-device', 'virtio-net-pci,netdev=net0',
@@ -67,8 +67,8 @@ describe('buildQemuArgs', () => {
         '-append', 'console=ttyAMA0',
         '-blockdev', 'driver=file,node-name=base-file,filename=/box/root.qcow2,read-only=on',
         '-blockdev', 'driver=qcow2,node-name=base,file=base-file,read-only=on',
-        '-blockdev', 'driver=file,node-name=overlay-file,filename=/vm/overlay.qcow2',
-        '-blockdev', 'driver=qcow2,node-name=root,file=overlay-file,backing=base',
+        '-blockdev', 'driver=file,node-name=overlay-file,filename=/vm/overlay.qcow2,cache.no-flush=on',
+        '-blockdev', 'driver=qcow2,node-name=root,file=overlay-file,backing=base,cache.no-flush=on',
         '-device', 'virtio-blk-pci,drive=root',
         '-netdev', 'user,id=net0,hostfwd=tcp:127.0.0.1:40022-:22',
         '-device', 'virtio-net-pci,netdev=net0,romfile=',
@@ -99,18 +99,18 @@ describe('buildQemuArgs', () => {
     expect(args).toContain('vhost-user-fs-pci,chardev=vfs-kiwi0,tag=kiwi0,queue-size=1024');
   });
 
-  it('writes through to the base disk, opened read-write, when there is no overlay (--no-snapshot)', () => {
+  it('writes through to the base disk, opened read-write and with the guest\'s flushes kept, when there is no overlay (--no-snapshot)', () => {
     const { args } = buildQemuArgs({ ...x86, disk: { base: '/box/root.qcow2' } });
     const blockdevs = args.flatMap((arg, i) => (args[i - 1] === '-blockdev' ? [arg] : []));
     expect(blockdevs).toEqual(['driver=file,node-name=root-file,filename=/box/root.qcow2', 'driver=qcow2,node-name=root,file=root-file']);
   });
 
-  it('attaches data disks after the root disk, writable, each on its own virtio-blk device', () => {
+  it('attaches data disks after the root disk, writable, each on its own virtio-blk device (a VM\'s own layer: no flushes)', () => {
     const { args } = buildQemuArgs({ ...x86, dataDisks: [{ file: '/cache/build.qcow2' }, { file: '/vm/scratch.qcow2' }] });
     const devices = args.flatMap((arg, i) => (args[i - 1] === '-device' && arg.startsWith('virtio-blk') ? [arg] : []));
     expect(devices).toEqual(['virtio-blk-pci,drive=root', 'virtio-blk-pci,drive=data0', 'virtio-blk-pci,drive=data1']);
-    expect(args).toContain('driver=file,node-name=data0-file,filename=/cache/build.qcow2,discard=unmap');
-    expect(args).toContain('driver=qcow2,node-name=data1,file=data1-file,discard=unmap');
+    expect(args).toContain('driver=file,node-name=data0-file,filename=/cache/build.qcow2,discard=unmap,cache.no-flush=on');
+    expect(args).toContain('driver=qcow2,node-name=data1,file=data1-file,discard=unmap,cache.no-flush=on');
     expect(args.join(' ')).not.toContain('data0-file,filename=/cache/build.qcow2,read-only');
   });
 

@@ -2,6 +2,8 @@
  * bench/fetch: `kiwi box fetch` of a box with a 512 MiB disk file from a local HTTP server,
  * against `curl -o` of the same file, alternately, several runs. kiwi also computes the
  * sha256 while the bytes stream in and publishes the box by rename; curl only writes.
+ * A third column is the floor under any Node client: a bare `node` that receives the same
+ * two files with node:http and drops the bytes (no hash, no write, no got).
  *
  *   npx tsx bench/fetch.ts [--runs 7] [--size-mib 512]
  *
@@ -75,9 +77,17 @@ const fetchWithKiwi = (): Promise<unknown> =>
 const fetchWithCurl = (): Promise<unknown> =>
   execa('curl', ['-sSf', '-o', path.join(work, 'curl.out'), `${base}/root.qcow2`, '-o', path.join(work, 'curl-kernel.out'), `${base}/vmlinux`]);
 
+// The same two GETs in a bare node process, body discarded.
+const NODE_RECEIVE = `
+const http = require('node:http');
+const get = (url) => new Promise((resolve, reject) => http.get(url, (res) => res.on('data', () => {}).on('end', resolve).on('error', reject)).on('error', reject));
+(async () => { for (const url of process.argv.slice(1)) await get(url); })();`;
+const receiveWithNode = (): Promise<unknown> => execa('node', ['-e', NODE_RECEIVE, `${base}/root.qcow2`, `${base}/vmlinux`]);
+
 const kiwiTimes: number[] = [];
 const curlTimes: number[] = [];
-console.log(`| run | kiwi box fetch (s) | curl (s) |\n|---|---|---|`);
+const nodeTimes: number[] = [];
+console.log(`| run | kiwi box fetch (s) | curl (s) | bare node receive (s) |\n|---|---|---|---|`);
 for (let run = 1; run <= runs; run += 1) {
   fs.rmSync(cache, { recursive: true, force: true });
   fs.rmSync(path.join(work, 'curl.out'), { force: true });
@@ -85,14 +95,19 @@ for (let run = 1; run <= runs; run += 1) {
   const order = run % 2 ? [['kiwi', fetchWithKiwi], ['curl', fetchWithCurl]] as const : [['curl', fetchWithCurl], ['kiwi', fetchWithKiwi]] as const;
   const times: Record<string, number> = {};
   for (const [name, fetch] of order) times[name] = await timeIt(fetch);
+  times.node = await timeIt(receiveWithNode);
   kiwiTimes.push(times.kiwi!);
   curlTimes.push(times.curl!);
-  console.log(`| ${run} | ${times.kiwi!.toFixed(2)} | ${times.curl!.toFixed(2)} |`);
+  nodeTimes.push(times.node);
+  console.log(`| ${run} | ${times.kiwi!.toFixed(2)} | ${times.curl!.toFixed(2)} | ${times.node.toFixed(2)} |`);
 }
 const mib = (size + 1024 * 1024) / 1024 / 1024;
 const kiwiMedian = median(kiwiTimes);
 const curlMedian = median(curlTimes);
 console.log(`\nmedian: kiwi ${kiwiMedian.toFixed(2)} s (${(mib / kiwiMedian).toFixed(0)} MiB/s), curl ${curlMedian.toFixed(2)} s (${(mib / curlMedian).toFixed(0)} MiB/s)`);
+const nodeMedian = median(nodeTimes);
+console.log(`bare node receive ${nodeMedian.toFixed(2)} s (${(mib / nodeMedian).toFixed(0)} MiB/s)`);
 console.log(`kiwi speed / curl speed (median times): ${(curlMedian / kiwiMedian).toFixed(2)}`);
+console.log(`bare node receive speed / curl speed: ${(curlMedian / nodeMedian).toFixed(2)}`);
 server.close();
 fs.rmSync(work, { recursive: true, force: true });

@@ -44,7 +44,17 @@ export function registerBoxShell(box: Command): void {
             `kiwi: ${name} ready in ${((Date.now() - started) / 1000).toFixed(1)}s (${running.accel}; QEMU started at ${(qemuStarted / 1000).toFixed(2)}s, SSH ready at ${(sshReady / 1000).toFixed(2)}s)\n`,
           );
         }
-        return command.length > 0 ? await runInBox(running, command) : await interactiveShell(running.session);
+        // A VM killed under the command drops its channel, with or without an error: say so instead.
+        const whyLost = async (): Promise<Error | undefined> => (signal.aborted ? undefined : running.lost());
+        let exitCode: number;
+        try {
+          exitCode = command.length > 0 ? await runInBox(running, command) : await interactiveShell(running.session);
+        } catch (error) {
+          throw (await whyLost()) ?? error;
+        }
+        const lost = await whyLost();
+        if (lost) throw lost;
+        return exitCode;
       } finally {
         signal.removeEventListener('abort', onAbort);
         await running.shutdown();

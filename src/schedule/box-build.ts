@@ -100,6 +100,11 @@ export async function buildPackInBox(job: BoxPackJob): Promise<PromiseSettledRes
       ),
     );
     signal?.throwIfAborted();
+    // A VM that went away fails every build with it, whatever each runtime call saw.
+    if (ran.some((outcome) => outcome.status === 'rejected')) {
+      const lost = await box.lost();
+      if (lost) throw lost;
+    }
     if (job.debugBox && box.machine.isAlive()) {
       await job.debugBox(box, { failed: ran.some((outcome) => outcome.status === 'rejected'), failedRoot: BOX_FAILED_ROOT });
       // Not for the build cache disk: the next build would only remove it.
@@ -119,9 +124,10 @@ export async function buildPackInBox(job: BoxPackJob): Promise<PromiseSettledRes
     signal?.throwIfAborted();
     return outcomes;
   } catch (error) {
+    const lost = signal?.aborted ? undefined : await running?.lost();
     await running?.shutdown().catch(() => undefined);
     builds.forEach((build, index) => removeBuildLeftovers(build.args.targetDir, names[index]!));
-    throw signal?.aborted ? signal.reason : error;
+    throw signal?.aborted ? signal.reason : (lost ?? error);
   } finally {
     signal?.removeEventListener('abort', stopOnAbort);
     await running?.shutdown().catch(() => undefined);

@@ -39,7 +39,8 @@ export async function runInBox(job: BoxRunJob): Promise<ResultEvent> {
     if (last.type !== 'result') throw new BuildFailedError(`the box runtime ended with a ${last.type} event instead of the command's result`);
     return last;
   } catch (error) {
-    throw signal?.aborted ? signal.reason : error;
+    if (signal?.aborted) throw signal.reason;
+    throw (await running?.lost()) ?? error;
   } finally {
     signal?.removeEventListener('abort', stopOnAbort);
     await running?.shutdown().catch(() => undefined);

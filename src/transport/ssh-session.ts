@@ -51,7 +51,16 @@ export class SshSession {
   private running = 0;
   private readonly waiting: (() => void)[] = [];
 
-  private constructor(private readonly client: Client) {}
+  private connected = true;
+
+  private constructor(private readonly client: Client) {
+    client.once('close', () => (this.connected = false));
+  }
+
+  /** False once the connection has ended: closed by us, or dropped with the VM. */
+  isConnected(): boolean {
+    return this.connected;
+  }
 
   /** Connects, retrying while the box boots, until `timeoutMs`; checks the host key. */
   static async connect(target: SshTarget, options: ConnectOptions): Promise<SshSession> {

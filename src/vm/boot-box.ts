@@ -1,5 +1,6 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { execa } from 'execa';
 import type { Catalog } from '../box/catalog.js';
 import { ensureBox } from '../box/ensure-box.js';
@@ -15,7 +16,7 @@ import { cachedProbe } from './accel-cache.js';
 import { acquirePersistentRoot } from './persistent-root.js';
 import { chooseAccel, probeKvm, type AccelProbeResult } from './accel-probe.js';
 import { freeLoopbackPort } from './free-port.js';
-import { Machine, VmError } from './machine.js';
+import { Machine, VmError, type MachineExit } from './machine.js';
 import { followFile } from './console-follow.js';
 import { buildQemuArgs, defaultCpu, defaultMachine } from './qemu-args.js';
 import { checkRequirements } from './requirements.js';
@@ -65,8 +66,17 @@ export interface RunningBox {
   accel: Accel;
   /** Where the boot's time went, in ms from bootBox's start. */
   timings: { qemuStarted: number; sshReady: number };
+  /**
+   * When QEMU was killed or crashed (not stopped by shutdown(), not powered off by the guest):
+   * the error that says so, with its evidence. A dropped SSH connection is the first sign, so
+   * callers ask after an SSH operation failed or ended oddly.
+   */
+  lost(): Promise<VmError | undefined>;
   shutdown(): Promise<void>;
 }
+
+/** QEMU's exit is seen a moment after the SSH connection it carried drops. */
+const EXIT_AFTER_DROP_MS = 3000;
 
 const QBOOT = '/usr/share/qemu/qboot.rom';
 const FW_CFG_PREFIX = 'opt/org.kiwi';
@@ -164,6 +174,16 @@ export async function bootBox(options: BootOptions): Promise<RunningBox> {
     await mountGuestShares(session, shareBackend, shares.tagged, cleanup);
 
     let stopped: Promise<void> | undefined;
+    const lost = async (): Promise<VmError | undefined> => {
+      const exit = machine.isAlive() && !session.isConnected() ? await Promise.race([machine.exited, sleep(EXIT_AFTER_DROP_MS, undefined, { ref: false })]) : undefined;
+      if (stopped || machine.isAlive()) return undefined;
+      const ended = exit ?? (await machine.exited);
+      // Exit 0 is the guest powering itself off (`poweroff` in a box shell), not a loss.
+      if (ended.exitCode === 0 && !ended.signal) return undefined;
+      return vmFailure(machine, workdir, `the box's VM stopped while kiwi was using it: QEMU ${describeExit(ended)}`, {
+        hint: 'kiwi removed what the run left; run it again',
+      });
+    };
     const shutdown = (): Promise<void> => {
       stopped ??= (async () => {
         // sync first: busybox's poweroff -f does not, and writes to shares or the overlay may be pending.
@@ -175,7 +195,7 @@ export async function bootBox(options: BootOptions): Promise<RunningBox> {
       })();
       return stopped;
     };
-    return { session, machine, workdir, box, accel, timings, shutdown };
+    return { session, machine, workdir, box, accel, timings, lost, shutdown };
   } catch (error) {
     await cleanup.unwind();
     throw error;
@@ -217,21 +237,26 @@ async function createOverlay(base: string, overlay: string): Promise<void> {
   await execa('qemu-img', ['create', '-q', '-f', 'qcow2', '-F', 'qcow2', '-b', base, overlay], { stdin: 'ignore' });
 }
 
-/** The error of a boot that failed, with its evidence; the console log is kept for the user. */
-async function bootFailure(machine: Machine, workdir: VmWorkdir, cause: unknown): Promise<Error> {
-  const dead = !machine.isAlive();
+/** The error of a boot that failed, with its evidence. */
+function bootFailure(machine: Machine, workdir: VmWorkdir, cause: unknown): Promise<VmError> {
+  const reason = machine.isAlive() ? (cause as Error).message : 'QEMU exited before the box answered on SSH';
+  return vmFailure(machine, workdir, reason, { hint: '--box-console shows the boot as it happens', cause });
+}
+
+/** A VmError with QEMU's stderr and the console's last lines; the whole console log is kept for the user. */
+async function vmFailure(machine: Machine, workdir: VmWorkdir, reason: string, options: { hint: string; cause?: unknown }): Promise<VmError> {
   const consoleTail = await machine.consoleTail();
   const qemu = machine.qemuErrors();
   const kept = path.join(path.dirname(path.dirname(workdir.dir)), 'logs', `${workdir.id}-console.log`);
   await fs.mkdir(path.dirname(kept), { recursive: true });
   await fs.copyFile(workdir.serialLog, kept).catch(() => fs.writeFile(kept, ''));
-  const reason = dead ? 'QEMU exited before the box answered on SSH' : (cause as Error).message;
   const evidence = [
     ...(qemu ? [`QEMU said:\n${qemu}`] : []),
     consoleTail ? `console (last lines):\n${consoleTail}` : 'console: nothing printed yet',
   ].join('\n');
-  return new VmError(`${reason}\n${evidence}`, {
-    hint: `the whole console log is in ${kept}; --box-console shows the boot as it happens`,
-    cause,
-  });
+  return new VmError(`${reason}\n${evidence}`, { hint: `the whole console log is in ${kept}; ${options.hint}`, cause: options.cause });
+}
+
+function describeExit(exit: MachineExit): string {
+  return exit.signal ? `was killed by ${exit.signal}` : `exited with code ${exit.exitCode ?? 'unknown'}`;
 }

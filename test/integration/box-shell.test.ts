@@ -97,6 +97,20 @@ describe.skipIf(!canRun)('kiwi box shell (debian box, TCG)', () => {
     expect(vmDirsUnder(env.XDG_RUNTIME_DIR!)).toEqual([]);
   });
 
+  it('says so when the VM is killed under a command: exit 3 with QEMU\'s signal, nothing left, the console log kept', async () => {
+    const env = shellEnv();
+    const { child } = await startSleepingShell(env);
+    const [vm] = vmDirsUnder(env.XDG_RUNTIME_DIR!);
+    process.kill(Number(fs.readFileSync(path.join(env.XDG_RUNTIME_DIR!, 'kiwi', 'vms', vm!, 'qemu.pid'), 'utf8')), 'SIGKILL');
+    const result = await child;
+    expect(result.exitCode, String(result.stderr)).toBe(3);
+    expect(String(result.stderr)).toMatch(/^error: the box's VM stopped while kiwi was using it: QEMU was killed by SIGKILL$/m);
+    const kept = /^hint: the whole console log is in (\S+); kiwi removed what the run left; run it again$/m.exec(String(result.stderr))?.[1];
+    expect(fs.readFileSync(kept!, 'utf8')).toMatch(/kiwi-box: ready/);
+    expect(qemuProcessesUnder(env.XDG_RUNTIME_DIR!)).toEqual([]);
+    expect(vmDirsUnder(env.XDG_RUNTIME_DIR!)).toEqual([]);
+  });
+
   it('fails a boot that exceeds --box-timeout with exit code 3 and the console tail', async () => {
     const env = shellEnv();
     const result = await runKiwi(['box', 'shell', 'debian', '--no-update-check', '--box-timeout', '1', '--', 'true'], { env });

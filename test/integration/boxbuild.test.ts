@@ -142,6 +142,34 @@ describe.skipIf(!canRun)('kiwi boxbuild (debian box, TCG)', () => {
     expect(fs.readdirSync(target).filter((name) => name !== 'build').sort()).toEqual(['notes.txt']);
   });
 
+  it('a VM killed during the build: exit 3 naming QEMU\'s signal, nothing left behind, and the next build into the same target works', { timeout: BUILD_TIMEOUT }, async () => {
+    const env = boxEnv();
+    const description = slimDescription('debian-minimal');
+    const target = tempDir('kiwi-boxbuild-killed-');
+    fs.writeFileSync(path.join(target, 'notes.txt'), 'keep me');
+    const child = execa(process.execPath, [KIWI_BIN, 'boxbuild', '--box', 'debian', '--no-update-check', '--', '--description', description, '--target-dir', target], {
+      env: { CI: '1', ...env },
+      reject: false,
+    });
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    for (const deadline = Date.now() + 10 * 60_000; !/kiwi: sources: /.test(stderr) && Date.now() < deadline; ) await sleep(200);
+    const [vm] = vmDirsUnder(env.XDG_RUNTIME_DIR!);
+    process.kill(Number(fs.readFileSync(path.join(env.XDG_RUNTIME_DIR!, 'kiwi', 'vms', vm!, 'qemu.pid'), 'utf8')), 'SIGKILL');
+    const done = await child;
+    expect(done.exitCode, stderr).toBe(3);
+    expect(stderr).toMatch(/^error: the box's VM stopped while kiwi was using it: QEMU was killed by SIGKILL$/m);
+    expect(leftovers(env)).toEqual([]);
+    expect(fs.readdirSync(target).filter((name) => name !== 'build').sort()).toEqual(['notes.txt']);
+
+    const again = await boxbuild(['--description', description, '--target-dir', target], env);
+    expect(again.exitCode, again.stderr).toBe(0);
+    const image = path.join(target, 'debian-minimal.x86_64-1.0.0.tar.xz');
+    expect(again.json).toMatchObject({ type: 'build', image });
+    expect(String((await execa('tar', ['-tJf', image])).stdout).split('\n')).toContain('./etc/os-release');
+    expect(fs.readFileSync(path.join(target, 'notes.txt'), 'utf8')).toBe('keep me');
+  });
+
   it('two kiwi boxbuild processes at once: an OCI build that skopeo reads (virtiofs, cached bootstrap layer) and a failing config.sh (exit 1, the step, the log)', { timeout: BUILD_TIMEOUT }, async () => {
     const description = slimDescription('debian-minimal', FAILING_CONFIG_SH);
     const failTarget = tempDir('kiwi-boxbuild-fail-');

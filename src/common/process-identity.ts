@@ -5,11 +5,11 @@ import fs from 'node:fs';
  * clock ticks since boot>" from /proc/<pid>/stat. Lock files and in-use markers store it.
  */
 export function processIdentity(pid: number = process.pid): string | undefined {
-  const start = processStartTime(pid);
-  return start === undefined ? undefined : `${pid}-${start}`;
+  const stat = readStat(pid);
+  return stat && `${pid}-${stat.startTime}`;
 }
 
-function processStartTime(pid: number): string | undefined {
+function readStat(pid: number): { state: string; startTime: string } | undefined {
   let stat: string;
   try {
     stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
@@ -18,12 +18,17 @@ function processStartTime(pid: number): string | undefined {
   }
   // The command name (field 2) may contain spaces and parentheses; fields after the last ')' are fixed.
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return fields[19];
+  return { state: fields[0] ?? '', startTime: fields[19] ?? '' };
 }
 
-/** Whether the process an identity names is still running. */
+/**
+ * Whether the process an identity names is still running. A zombie is not: it was killed
+ * and holds nothing, only its parent has not reaped it yet (a shell that killed kiwi and
+ * goes on without `wait`).
+ */
 export function isAlive(identity: string): boolean {
   const match = /^(\d+)-(\d+)$/.exec(identity.trim());
   if (!match) return false;
-  return processStartTime(Number(match[1])) === match[2];
+  const stat = readStat(Number(match[1]));
+  return stat !== undefined && stat.startTime === match[2] && stat.state !== 'Z' && stat.state !== 'X';
 }

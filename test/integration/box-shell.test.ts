@@ -6,7 +6,7 @@ import { ensureTestBox, TEST_BOX_CACHE } from '../fixtures/box/built-box.js';
 import { tempDir } from '../fixtures/box-fixture.js';
 import { processesUnder, vmDirsUnder } from '../fixtures/processes.js';
 import { KIWI_BIN, runKiwi } from '../fixtures/run-kiwi.js';
-import { waitFor } from '../fixtures/runtime/busybox-root.js';
+import { waitFor } from '../fixtures/wait-for.js';
 
 // Booting needs the debian box (built once, as root) and QEMU; every boot here runs under TCG.
 const canRun = process.getuid?.() === 0 && fs.existsSync('/usr/bin/qemu-system-x86_64') && fs.existsSync('/usr/bin/mmdebstrap');

@@ -4,7 +4,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { decodeEvent, type ResultEvent, type RuntimeEvent } from '../../src/protocol/events.js';
 import { ensureTestBox, TEST_BOX_CACHE } from '../fixtures/box/built-box.js';
 import { processesUnder, vmDirsUnder } from '../fixtures/processes.js';
-import { kiwi, makeBusyboxRoot, treeSnapshot, waitFor } from '../fixtures/runtime/busybox-root.js';
+import { kiwi, makeBusyboxRoot, treeSnapshot } from '../fixtures/runtime/busybox-root.js';
+import { waitFor } from '../fixtures/wait-for.js';
 import { tempDir } from '../fixtures/temp-dir.js';
 
 // `kiwi run --box debian`: the same container runtime, run inside a fresh VM of the box

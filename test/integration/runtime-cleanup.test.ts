@@ -2,7 +2,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { containerPidNamespace, hostMountsMentioning, KIWI, kiwi, kiwiCgroups, makeBusyboxRoot, pidsInNamespace, pidsWithArgument, REPO, waitFor } from '../fixtures/runtime/busybox-root.js';
+import { containerPidNamespace, hostMountsMentioning, KIWI, kiwi, kiwiCgroups, makeBusyboxRoot, pidsInNamespace, pidsWithArgument, REPO } from '../fixtures/runtime/busybox-root.js';
+import { waitFor } from '../fixtures/wait-for.js';
 import { tempDir } from '../fixtures/temp-dir.js';
 
 // Nothing of a container outlives its run: no process, no mount, no cgroup, no state —

@@ -1,9 +1,12 @@
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { acquireLock, tryAcquireLock } from '../../src/box/lock.js';
 import { isAlive, processIdentity } from '../../src/common/process-identity.js';
 import { tempDir } from '../fixtures/box-fixture.js';
+import { waitFor } from '../fixtures/wait-for.js';
 
 describe('lock', () => {
   it('is exclusive until released', async () => {
@@ -26,6 +29,25 @@ describe('lock', () => {
     const held = await tryAcquireLock(file);
     expect(held).toBeDefined();
     await held?.release();
+  });
+
+  it('breaks a lock whose owner was killed but not yet reaped (a zombie)', async () => {
+    // sh starts a short child, then becomes a sleep that never reaps it when it ends.
+    const parent = spawn('sh', ['-c', 'sleep 0.1 & echo $!; exec sleep 30'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    try {
+      const [line] = (await once(parent.stdout, 'data')) as [Buffer];
+      const zombie = Number(line.toString().trim());
+      expect(await waitFor(() => fs.readFileSync(`/proc/${zombie}/stat`, 'utf8').includes(') Z '))).toBe(true);
+      const identity = processIdentity(zombie)!;
+      expect(isAlive(identity)).toBe(false);
+      const file = path.join(tempDir(), 'z.lock');
+      fs.writeFileSync(file, identity);
+      const held = await tryAcquireLock(file);
+      expect(held).toBeDefined();
+      await held?.release();
+    } finally {
+      parent.kill();
+    }
   });
 
   it('waits for a live holder and tells who it is', async () => {

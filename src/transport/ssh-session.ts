@@ -18,7 +18,7 @@ export interface SshTarget {
 export interface ConnectOptions {
   /** Give up after this many ms (the box boot timeout). */
   timeoutMs: number;
-  /** Wait between attempts, in ms. */
+  /** Time between the starts of attempts, in ms. */
   retryMs?: number;
   signal?: AbortSignal;
   /** Checked between attempts: a VM that died is not waited for. */
@@ -62,23 +62,35 @@ export class SshSession {
     return this.connected;
   }
 
-  /** Connects, retrying while the box boots, until `timeoutMs`; checks the host key. */
+  /**
+   * Connects, retrying while the box boots, until `timeoutMs`; checks the host key. A new
+   * attempt starts every `retryMs` while the earlier ones still wait for the banner (see
+   * firstAnswer), so the box is reached within `retryMs` of its sshd listening.
+   */
   static async connect(target: SshTarget, options: ConnectOptions): Promise<SshSession> {
     const deadline = Date.now() + options.timeoutMs;
     const expectedKey = publicKeyBlob(target.hostPublicKey);
+    const retryMs = options.retryMs ?? 100;
+    const stopped = (): boolean => options.signal?.aborted === true || (options.isAlive !== undefined && !options.isAlive());
     let lastError: Error | undefined;
-    while (Date.now() < deadline) {
-      options.signal?.throwIfAborted();
-      if (options.isAlive && !options.isAlive()) break;
+    while (Date.now() < deadline && !stopped()) {
+      const socket = await firstAnswer(target, {
+        everyMs: retryMs,
+        bannerTimeoutMs: options.bannerTimeoutMs ?? 1000,
+        until: deadline,
+        stopped,
+        onError: (error) => (lastError = error),
+      });
+      if (!socket) continue;
       try {
-        const socket = await waitForBanner(target, options.bannerTimeoutMs ?? 1000);
         return new SshSession(await connectOnce(target, expectedKey, socket, Math.max(1000, Math.min(15_000, deadline - Date.now()))));
       } catch (error) {
         lastError = error as Error;
         if (lastError instanceof HostKeyMismatchError) throw lastError;
       }
-      await sleep(options.retryMs ?? 250, undefined, { signal: options.signal });
+      await sleep(retryMs, undefined, { signal: options.signal });
     }
+    options.signal?.throwIfAborted();
     throw new EnvironmentError(`the box did not answer on SSH (127.0.0.1:${target.port}) within ${options.timeoutMs / 1000}s`, {
       hint: 'see the serial console log for how far it booted; a slow host may need a larger --box-timeout',
       cause: lastError,
@@ -144,13 +156,52 @@ export class SshSession {
 export class HostKeyMismatchError extends EnvironmentError {}
 
 /**
- * A TCP connection on which the server has started talking. QEMU's user network accepts a
- * connection before the guest can answer it; one made before the guest's network is up then
- * stays silent for seconds (the guest's SYN backoff). Waiting for the first byte of the
- * banner, briefly, tells such a connection apart; the byte stays unread for ssh2.
+ * Opens a connection every `everyMs` until one hears the server's SSH banner and resolves
+ * with it; the others are closed. Resolves undefined once `until` passes or `stopped()`.
+ * QEMU's user network accepts a connection before the guest can answer it, and one made
+ * before the guest's network is up stays silent until the guest's SYN retry, a second or
+ * more later: waiting for the banner tells such a connection apart, and not waiting for it
+ * before the next attempt keeps it from delaying the first one the guest answers.
  */
-function waitForBanner(target: SshTarget, timeoutMs: number): Promise<net.Socket> {
-  return new Promise((resolve, reject) => {
+function firstAnswer(
+  target: SshTarget,
+  options: { everyMs: number; bannerTimeoutMs: number; until: number; stopped: () => boolean; onError: (error: Error) => void },
+): Promise<net.Socket | undefined> {
+  return new Promise((resolve) => {
+    const attempts = new Set<() => void>();
+    let ended = false;
+    let timer: NodeJS.Timeout | undefined;
+    const end = (socket?: net.Socket): void => {
+      ended = true;
+      clearTimeout(timer);
+      for (const cancel of attempts) cancel();
+      resolve(socket);
+    };
+    const attempt = (): void => {
+      if (Date.now() >= options.until || options.stopped()) return end();
+      const { answered, cancel } = waitForBanner(target, options.bannerTimeoutMs);
+      attempts.add(cancel);
+      answered.then(
+        (socket) => {
+          attempts.delete(cancel);
+          if (ended) socket.destroy();
+          else end(socket);
+        },
+        (error: Error) => {
+          attempts.delete(cancel);
+          if (!ended) options.onError(error);
+        },
+      );
+      timer = setTimeout(attempt, options.everyMs);
+    };
+    attempt();
+  });
+}
+
+/** One TCP connection that resolves once the server's first byte arrives; the byte stays unread for ssh2. */
+function waitForBanner(target: SshTarget, timeoutMs: number): { answered: Promise<net.Socket>; cancel: () => void } {
+  let cancel = (): void => undefined;
+  const answered = new Promise<net.Socket>((resolve, reject) => {
     // No Nagle: SFTP (sshfs shares) and the runtime's exec channels are small request and
     // reply messages, and a held-back write waits for the peer's delayed ACK.
     const socket = net.connect({ port: target.port, host: target.host, noDelay: true });
@@ -159,6 +210,7 @@ function waitForBanner(target: SshTarget, timeoutMs: number): Promise<net.Socket
       socket.destroy();
       reject(error);
     };
+    cancel = () => fail(new Error('another connection answered first'));
     const timer = setTimeout(() => fail(new Error('no SSH banner yet')), timeoutMs);
     socket.once('error', fail);
     socket.once('close', () => fail(new Error('connection closed before the SSH banner')));
@@ -168,9 +220,11 @@ function waitForBanner(target: SshTarget, timeoutMs: number): Promise<net.Socket
       clearTimeout(timer);
       socket.removeAllListeners('error');
       socket.removeAllListeners('close');
+      cancel = () => undefined;
       resolve(socket);
     });
   });
+  return { answered, cancel: () => cancel() };
 }
 
 function connectOnce(target: SshTarget, expectedKey: Buffer, sock: net.Socket, readyTimeout: number): Promise<Client> {

@@ -8,6 +8,7 @@ import { processesUnder, vmDirsUnder } from '../fixtures/processes.js';
 import { KIWI_BIN, runKiwi } from '../fixtures/run-kiwi.js';
 import { slimDescription } from '../fixtures/slim-description.js';
 import { tempDir } from '../fixtures/temp-dir.js';
+import { waitFor } from '../fixtures/wait-for.js';
 
 // `kiwi boxbuild` end to end: the debian box booted by QEMU under TCG, the description and
 // target dir shared with 9p, the in-box runtime uploaded over SFTP and the image built in
@@ -40,6 +41,22 @@ function leftovers(env: Record<string, string>): string[] {
     ...fs.readdirSync(path.join(CACHE_DISK, 'users')).map((name) => `cache disk user mark ${name}`),
     ...(fs.existsSync(path.join(CACHE_DISK, 'lock')) ? ['cache disk still locked'] : []),
   ];
+}
+
+/**
+ * Starts `kiwi boxbuild` of `description` into `target` and resolves once its progress
+ * reaches `step`; `output.stderr` keeps growing while it runs.
+ */
+async function boxbuildReaching(step: RegExp, description: string, target: string, env: Record<string, string>) {
+  const child = execa(process.execPath, [KIWI_BIN, 'boxbuild', '--box', 'debian', '--no-update-check', '--', '--description', description, '--target-dir', target], {
+    env: { CI: '1', ...env },
+    reject: false,
+  });
+  const output = { stderr: '' };
+  child.stderr.on('data', (chunk: Buffer) => (output.stderr += chunk.toString()));
+  for (const deadline = Date.now() + 10 * 60_000; !step.test(output.stderr) && Date.now() < deadline; ) await sleep(200);
+  expect(output.stderr).toMatch(step);
+  return { child, output };
 }
 
 /** A config.sh that fails after a line on each stream. */
@@ -126,18 +143,11 @@ describe.skipIf(!canRun)('kiwi boxbuild (debian box, TCG)', () => {
     const env = boxEnv();
     const target = tempDir('kiwi-boxbuild-int-');
     fs.writeFileSync(path.join(target, 'notes.txt'), 'keep me');
-    const child = execa(process.execPath, [KIWI_BIN, 'boxbuild', '--box', 'debian', '--no-update-check', '--', '--description', path.join(REPO, 'descriptions/debian-minimal'), '--target-dir', target], {
-      env: { CI: '1', ...env },
-      reject: false,
-    });
-    let stderr = '';
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    for (const deadline = Date.now() + 10 * 60_000; !/kiwi: (sources|packages): /.test(stderr) && Date.now() < deadline; ) await sleep(200);
-    expect(stderr).toMatch(/kiwi: (sources|packages): /);
+    const { child, output } = await boxbuildReaching(/kiwi: (sources|packages): /, path.join(REPO, 'descriptions/debian-minimal'), target, env);
     child.kill('SIGINT');
     const done = await child;
-    expect(done.exitCode, stderr).toBe(130);
-    expect(stderr).toMatch(/interrupted by SIGINT; cleaned up/);
+    expect(done.exitCode, output.stderr).toBe(130);
+    expect(output.stderr).toMatch(/interrupted by SIGINT; cleaned up/);
     expect(leftovers(env)).toEqual([]);
     expect(fs.readdirSync(target).filter((name) => name !== 'build').sort()).toEqual(['notes.txt']);
   });
@@ -147,18 +157,12 @@ describe.skipIf(!canRun)('kiwi boxbuild (debian box, TCG)', () => {
     const description = slimDescription('debian-minimal');
     const target = tempDir('kiwi-boxbuild-killed-');
     fs.writeFileSync(path.join(target, 'notes.txt'), 'keep me');
-    const child = execa(process.execPath, [KIWI_BIN, 'boxbuild', '--box', 'debian', '--no-update-check', '--', '--description', description, '--target-dir', target], {
-      env: { CI: '1', ...env },
-      reject: false,
-    });
-    let stderr = '';
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    for (const deadline = Date.now() + 10 * 60_000; !/kiwi: sources: /.test(stderr) && Date.now() < deadline; ) await sleep(200);
+    const { child, output } = await boxbuildReaching(/kiwi: sources: /, description, target, env);
     const [vm] = vmDirsUnder(env.XDG_RUNTIME_DIR!);
     process.kill(Number(fs.readFileSync(path.join(env.XDG_RUNTIME_DIR!, 'kiwi', 'vms', vm!, 'qemu.pid'), 'utf8')), 'SIGKILL');
     const done = await child;
-    expect(done.exitCode, stderr).toBe(3);
-    expect(stderr).toMatch(/^error: the box's VM stopped while kiwi was using it: QEMU was killed by SIGKILL$/m);
+    expect(done.exitCode, output.stderr).toBe(3);
+    expect(output.stderr).toMatch(/^error: the box's VM stopped while kiwi was using it: QEMU was killed by SIGKILL$/m);
     expect(leftovers(env)).toEqual([]);
     expect(fs.readdirSync(target).filter((name) => name !== 'build').sort()).toEqual(['notes.txt']);
 
@@ -168,6 +172,26 @@ describe.skipIf(!canRun)('kiwi boxbuild (debian box, TCG)', () => {
     expect(again.json).toMatchObject({ type: 'build', image });
     expect(String((await execa('tar', ['-tJf', image])).stdout).split('\n')).toContain('./etc/os-release');
     expect(fs.readFileSync(path.join(target, 'notes.txt'), 'utf8')).toBe('keep me');
+  });
+
+  it('kiwi itself SIGKILLed during the build: QEMU goes with it, and the next build removes the dead run\'s cache disk overlay and works', { timeout: BUILD_TIMEOUT }, async () => {
+    const env = boxEnv();
+    const description = slimDescription('debian-minimal');
+    const target = tempDir('kiwi-boxbuild-sigkill-');
+    fs.writeFileSync(path.join(target, 'notes.txt'), 'keep me');
+    const { child } = await boxbuildReaching(/kiwi: sources: /, description, target, env);
+    child.kill('SIGKILL');
+    await child;
+    // QEMU notices its parent died; the dead run's overlay and mark stay until the next build.
+    expect(await waitFor(() => processesUnder(env.XDG_RUNTIME_DIR!, /^qemu-system/).length === 0, 10_000)).toBe(true);
+    expect(fs.readdirSync(path.join(CACHE_DISK, 'overlays'))).toHaveLength(1);
+
+    const again = await boxbuild(['--description', description, '--target-dir', target], env);
+    expect(again.exitCode, again.stderr).toBe(0);
+    expect(String((await execa('tar', ['-tJf', path.join(target, 'debian-minimal.x86_64-1.0.0.tar.xz')])).stdout).split('\n')).toContain('./etc/os-release');
+    expect(fs.readFileSync(path.join(target, 'notes.txt'), 'utf8')).toBe('keep me');
+    expect(fs.readdirSync(target).filter((name) => name.startsWith('.'))).toEqual([]);
+    expect(leftovers(env)).toEqual([]);
   });
 
   it('two kiwi boxbuild processes at once: an OCI build that skopeo reads (virtiofs, cached bootstrap layer) and a failing config.sh (exit 1, the step, the log)', { timeout: BUILD_TIMEOUT }, async () => {

@@ -17,7 +17,7 @@ import { writeContainerArchive } from './outputs/oci-archive.js';
 import { dpkgQueryArgv, formatPackageList } from './outputs/packages-list.js';
 import { kiwiResultJson, type KiwiResultJson } from './outputs/result-file.js';
 import { treeExportArgv, type TreeExportFiles } from './outputs/tree-export.js';
-import { processGone, removeTempFiles, tempNameFor, writeFileAtomic } from './outputs/write-atomic.js';
+import { removeTempFiles, tempNameFor, writeFileAtomic } from './outputs/write-atomic.js';
 import { buildCachePaths, buildDirPaths, type BuildCachePaths } from './paths.js';
 import { aptListsCache, restoreAptLists, saveAptLists } from './steps/apt-lists.js';
 import { ensureBootstrapLayer } from './steps/bootstrap.js';
@@ -63,7 +63,7 @@ export async function buildImage(options: BuildOptions): Promise<BuildResult> {
   const names = resultNames(model, compression === 'xz');
   fs.mkdirSync(targetDir, { recursive: true });
   // What a killed earlier build of this image left half-written (its own cleanup never ran).
-  removeTempFiles([names.image, names.packages, names.result].map((name) => path.join(targetDir, name)), processGone);
+  removeTempFiles([names.image, names.packages, names.result].map((name) => path.join(targetDir, name)), (writer) => !isAlive(writer));
   const log = new BuildLog(path.join(targetDir, names.log), options.emit);
   const cache = buildCachePaths(options.cacheRoot);
   const build = createBuildDir(cache);

@@ -7,7 +7,8 @@ import { creationTime, DEFAULT_PATH, imageReferences, ociImageConfig } from '../
 import { dpkgQueryArgv, formatPackageList } from '../../src/builder/outputs/packages-list.js';
 import { rootTarArgv, xzPipeArgv } from '../../src/builder/outputs/root-tar.js';
 import { treeExportArgv } from '../../src/builder/outputs/tree-export.js';
-import { processGone, removeTempFiles } from '../../src/builder/outputs/write-atomic.js';
+import { removeTempFiles, tempNameFor } from '../../src/builder/outputs/write-atomic.js';
+import { isAlive, processIdentity } from '../../src/common/process-identity.js';
 import { tempDir } from '../fixtures/temp-dir.js';
 
 const model = (image: 'tbz' | 'oci' | 'docker') => ({ name: 'debian-minimal', arch: 'x86_64' as const, preferences: { version: '1.0.0' }, type: { image } });
@@ -145,10 +146,15 @@ describe('temporary result files of a killed build', () => {
   it('are removed when their writer is gone; a live writer\'s and other files stay', () => {
     const dir = tempDir();
     const image = path.join(dir, 'm.x86_64-1.0.0.tar.xz');
-    for (const name of ['.m.x86_64-1.0.0.tar.xz.111.tmp', '.m.x86_64-1.0.0.tar.xz.222.tmp', '.m.x86_64-1.0.0.tar.xz.x.tmp', 'notes.txt', '.other.111.tmp']) fs.writeFileSync(path.join(dir, name), '');
-    removeTempFiles([image], (pid) => pid === 111);
-    expect(fs.readdirSync(dir).sort()).toEqual(['.m.x86_64-1.0.0.tar.xz.222.tmp', '.m.x86_64-1.0.0.tar.xz.x.tmp', '.other.111.tmp', 'notes.txt']);
-    expect(processGone(process.pid)).toBe(false);
-    expect(processGone(2 ** 22 + 1)).toBe(true);
+    for (const name of ['.m.x86_64-1.0.0.tar.xz.111-5.tmp', '.m.x86_64-1.0.0.tar.xz.222-5.tmp', '.m.x86_64-1.0.0.tar.xz.x.tmp', 'notes.txt', '.other.111-5.tmp']) fs.writeFileSync(path.join(dir, name), '');
+    removeTempFiles([image], (writer) => writer === '111-5');
+    expect(fs.readdirSync(dir).sort()).toEqual(['.m.x86_64-1.0.0.tar.xz.222-5.tmp', '.m.x86_64-1.0.0.tar.xz.x.tmp', '.other.111-5.tmp', 'notes.txt']);
+  });
+
+  it('are named with their writer\'s process identity, which a killed build no longer has', () => {
+    const image = path.join(tempDir(), 'm.x86_64-1.0.0.tar.xz');
+    const writer = /\.m\.x86_64-1\.0\.0\.tar\.xz\.(\d+-\d+)\.tmp$/.exec(tempNameFor(image))?.[1];
+    expect(writer).toBe(processIdentity());
+    expect(isAlive(writer!)).toBe(true);
   });
 });

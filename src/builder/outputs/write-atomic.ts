@@ -1,9 +1,13 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import { processIdentity } from '../../common/process-identity.js';
 
-/** A temporary name beside `file` in the same directory (so a rename is atomic), hidden. */
+/**
+ * A temporary name beside `file` in the same directory (so a rename is atomic), hidden. It
+ * carries the writer's process identity, so a later build can tell a killed writer's file.
+ */
 export function tempNameFor(file: string): string {
-  return path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.tmp`);
+  return path.join(path.dirname(file), `.${path.basename(file)}.${processIdentity() ?? process.pid}.tmp`);
 }
 
 /** Writes `text` to `file` through a temporary file and a rename: never half a file. */
@@ -14,10 +18,10 @@ export function writeFileAtomic(file: string, text: string): void {
 }
 
 /**
- * Removes the temporary files of `files` (tempNameFor's names, any pid) that a writer left
- * behind when it was killed: those whose pid `isStale` says is gone.
+ * Removes the temporary files of `files` (tempNameFor's names, any writer) that a writer left
+ * behind when it was killed: those whose writer's identity `isStale` says is gone.
  */
-export function removeTempFiles(files: string[], isStale: (pid: number) => boolean): void {
+export function removeTempFiles(files: string[], isStale: (writer: string) => boolean): void {
   const byDir = new Map<string, string[]>();
   for (const file of files) byDir.set(path.dirname(file), [...(byDir.get(path.dirname(file)) ?? []), `.${path.basename(file)}.`]);
   for (const [dir, prefixes] of byDir) {
@@ -28,18 +32,9 @@ export function removeTempFiles(files: string[], isStale: (pid: number) => boole
       continue;
     }
     for (const name of names) {
-      const pid = prefixes.map((prefix) => (name.startsWith(prefix) ? /^(\d+)\.tmp$/.exec(name.slice(prefix.length))?.[1] : undefined)).find(Boolean);
-      if (pid && isStale(Number(pid))) fs.rmSync(path.join(dir, name), { force: true });
+      const writer = prefixes.map((prefix) => (name.startsWith(prefix) ? /^(\d+(?:-\d+)?)\.tmp$/.exec(name.slice(prefix.length))?.[1] : undefined)).find(Boolean);
+      if (writer && isStale(writer)) fs.rmSync(path.join(dir, name), { force: true });
     }
   }
 }
 
-/** Whether no process has this pid (in this pid namespace). */
-export function processGone(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return false;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'ESRCH';
-  }
-}

@@ -19,9 +19,8 @@ import { kiwiResultJson, type KiwiResultJson } from './outputs/result-file.js';
 import { treeExportArgv, type TreeExportFiles } from './outputs/tree-export.js';
 import { removeTempFiles, tempNameFor, writeFileAtomic } from './outputs/write-atomic.js';
 import { buildCachePaths, buildDirPaths, type BuildCachePaths } from './paths.js';
-import { aptListsCache, restoreAptLists, saveAptLists } from './steps/apt-lists.js';
 import { ensureBootstrapLayer } from './steps/bootstrap.js';
-import { prepareRoot } from './steps/prepare-root.js';
+import { prepareImageRoot } from './steps/image-root.js';
 import { runLogged } from './steps/run-logged.js';
 import { runStep } from './steps/run-step.js';
 
@@ -46,7 +45,8 @@ export type BuildResult = BuildEvent;
 
 /**
  * `kiwi build`'s use case for a loaded model: bootstrap layer (cached), the root tree in
- * a container over it, then the outputs into the target dir. The build tree lives in the
+ * containers over it and the packages layer (image-root.ts), then the outputs into the
+ * target dir. The build tree lives in the
  * cache's builds/ directory and is removed on every way out; the target dir only ever
  * gets the result files (written through temporary names) and build/image-root.log.
  */
@@ -70,6 +70,7 @@ export async function buildImage(options: BuildOptions): Promise<BuildResult> {
   const image = path.join(targetDir, names.image);
   const packagesFile = path.join(targetDir, names.packages);
   const exported = treeExport(model, build.dir, image, compression);
+  let release = () => {};
   try {
     log.emit({ type: 'log', level: 'info', message: `building ${model.name} ${model.preferences.version} (${model.type.image}, ${model.arch}) from ${model.descriptionFile}` });
     const emulation = describeForeignExec(model.arch, await ensureForeignExec(model.arch, HOST_BINFMT, signal));
@@ -79,26 +80,19 @@ export async function buildImage(options: BuildOptions): Promise<BuildResult> {
       log.emit({ type: 'log', level: 'info', message: `bootstrap layer ${found.key}: ${found.status}`, step: 'bootstrap' });
       return found;
     });
-    const aptLists = aptListsCache(cache.aptLists, model);
-    const restored = await restoreAptLists(aptLists, build.aptLists, signal);
-    log.emit({ type: 'log', level: 'debug', message: `apt index files: ${restored} from the cache`, step: 'sources' });
-    const peakMemoryBytes = await prepareRoot({
+    const root = await prepareImageRoot({
       model,
-      bootstrapRoot: layer.root,
-      inputDir: build.input,
-      aptArchives: cache.aptArchives,
-      aptLists: build.aptLists,
-      rootDir: build.root,
+      cache,
+      build,
+      bootstrap: layer,
       log,
       ...(exported ? { export: { argv: exported.argv, step: exported.step } } : {}),
       ...(options.keepFailedRoot ? { keepFailedRoot: true } : {}),
       ...(options.limits ? { limits: options.limits } : {}),
       ...(signal ? { signal } : {}),
-    }).catch((error: unknown) => {
-      if (options.keepFailedRoot) keepFailedRoot(build.root, cache.failedRoot, log);
-      throw error;
     });
-    await saveAptLists(aptLists, build.aptLists, signal);
+    release = root.release;
+    const peakMemoryBytes = root.peakMemoryBytes;
     let container: { references: string[]; digest: string } | undefined;
     if (!exported) {
       scrubRoot(build.root);
@@ -141,6 +135,7 @@ export async function buildImage(options: BuildOptions): Promise<BuildResult> {
       ...(compressPending ? { compressionDeferred: true } : {}),
     };
   } finally {
+    release();
     if (exported) fs.rmSync(exported.files.archive, { force: true });
     fs.rmSync(build.dir, { recursive: true, force: true });
     log.close();
@@ -181,14 +176,6 @@ export function checkBuildable(model: ImageModel): void {
       hint: 'use output_console="serial", "console" or "serial console"',
     });
   }
-}
-
-/** Moves a failed build's committed tree to where a debugging user finds it (replacing the last one). */
-function keepFailedRoot(root: string, failedRoot: string, log: BuildLog): void {
-  fs.rmSync(failedRoot, { recursive: true, force: true });
-  if (!fs.existsSync(root)) return;
-  fs.renameSync(root, failedRoot);
-  log.emit({ type: 'log', level: 'info', message: `the failed build's root tree is kept at ${failedRoot}` });
 }
 
 /** A new build directory with its owner written first, after removing those of dead builds. */

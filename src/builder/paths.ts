@@ -8,9 +8,13 @@ import path from 'node:path';
  *   <root>/bootstrap/<key>/layer.json what it was made from (BootstrapInputs) and when
  *   <root>/bootstrap/<key>.lock      held while one build makes the layer
  *   <root>/bootstrap/.tmp-<key>-<r>/ a layer being made; renamed to <key> when complete
+ *   <root>/packages/<lineage>/<state>/upper/  a packages layer (packages-layer.ts), over its bootstrap layer
+ *   <root>/packages/<lineage>/<state>/users/  one empty file per build using it, named by its process identity
+ *   <root>/packages/<lineage>.lock   held while one build makes, takes or prunes the lineage's layers
  *   <root>/apt/archives/             downloaded .deb files, shared by every build (bound into the container)
  *   <root>/apt/lists/<key>/          apt's index files of the last build with these sources (apt-lists.ts)
  *   <root>/builds/<id>/              one build: owner, input/ (scripts, /.kconfig), apt-lists/, root/ (the image tree)
+ *   <root>/runs/                     the runtime's state of the build containers (their upper layers)
  *   <root>/failed-root/              the last failed build's tree, when the build was asked to keep it
  *
  * <root> is $KIWI_BUILD_CACHE_DIR, else /var/cache/kiwi as root, else the user's cache.
@@ -26,7 +30,9 @@ export interface BuildCachePaths {
   bootstrapDir: string;
   aptArchives: string;
   aptLists: string;
+  packagesDir: string;
   buildsDir: string;
+  runsDir: string;
   failedRoot: string;
 }
 
@@ -36,7 +42,9 @@ export function buildCachePaths(root: string): BuildCachePaths {
     bootstrapDir: path.join(root, 'bootstrap'),
     aptArchives: path.join(root, 'apt', 'archives'),
     aptLists: path.join(root, 'apt', 'lists'),
+    packagesDir: path.join(root, 'packages'),
     buildsDir: path.join(root, 'builds'),
+    runsDir: path.join(root, 'runs'),
     failedRoot: path.join(root, 'failed-root'),
   };
 }
@@ -45,6 +53,13 @@ export function buildCachePaths(root: string): BuildCachePaths {
 export function bootstrapLayerPaths(cache: BuildCachePaths, key: string): { dir: string; root: string; meta: string; lock: string } {
   const dir = path.join(cache.bootstrapDir, key);
   return { dir, root: path.join(dir, 'root'), meta: path.join(dir, 'layer.json'), lock: `${dir}.lock` };
+}
+
+/** Paths of one packages layer by its lineage and repository state. */
+export function packagesLayerPaths(cache: BuildCachePaths, lineage: string, state: string): { lineageDir: string; lock: string; dir: string; upper: string; meta: string; users: string } {
+  const lineageDir = path.join(cache.packagesDir, lineage);
+  const dir = path.join(lineageDir, state);
+  return { lineageDir, lock: `${lineageDir}.lock`, dir, upper: path.join(dir, 'upper'), meta: path.join(dir, 'layer.json'), users: path.join(dir, 'users') };
 }
 
 /** Paths of one build's directory. */

@@ -42,14 +42,15 @@ export async function runContainer(spec: ContainerSpec, options: RunContainerOpt
   await reporter.step('preflight', rootless ? 'rootless: user namespace' : 'as root', () => preflight(rootless, reporter));
   await reporter.step('cleanup', `stale runs in ${stateRoot}`, () => cleanStaleRuns(stateRoot, reporter));
   checkInputs(spec);
-  if (rootless && spec.root.kind === 'dir') warnForeignOwner(spec.root.path, reporter);
+  if (rootless) for (const dir of rootDirs(spec)) warnForeignOwner(dir, reporter);
   const { state, dirs } = createRun(stateRoot, rootless);
   checkOverlayPath(dirs.dir, 'the run state directory (KIWI_STATE_DIR)');
   reporter.debug(`run ${state.id}: state ${dirs.stateFile}, layers in ${dirs.dir}`, 'prepare');
   try {
-    const lower = spec.root.kind === 'dir' ? spec.root.path : dirs.lower;
-    if (spec.root.kind === 'image') {
-      await reporter.step('image', `unpack ${spec.root.path}`, () => extractImage(spec.root.path, dirs.lower, rootless, reporter, options.signal));
+    const lower = spec.root.kind === 'image' ? dirs.lower : rootDirs(spec).join(':');
+    const root = spec.root;
+    if (root.kind === 'image') {
+      await reporter.step('image', `unpack ${root.path}`, () => extractImage(root.path, dirs.lower, rootless, reporter, options.signal));
     }
     const cgroup = await reporter.step('cgroup', 'limits and accounting', () => setUpCgroup(spec, state.id, rootless, reporter));
     state.cgroupDirs = cgroup?.dirs ?? [];
@@ -87,7 +88,12 @@ export async function runContainer(spec: ContainerSpec, options: RunContainerOpt
     if (outcome.signal) result.signal = outcome.signal;
     const killedBy = describeKill(spec, usage);
     if (killedBy) result.killedBy = killedBy;
-    if (spec.exportArgv && outcome.exitCode === 0) {
+    if (outcome.exitCode === 0 && spec.saveUpperDir) {
+      const dest = spec.saveUpperDir;
+      await reporter.step('save-upper', `move the upper layer to ${dest}`, async () => {
+        fs.renameSync(dirs.upper, dest);
+      });
+    } else if (spec.exportArgv && outcome.exitCode === 0) {
       const argv = spec.exportArgv;
       await reporter.step('export', 'a command on the merged root, mounted read-only', () => runTool(buildExportArgv(plan.overlay, rootless, argv), { reporter, step: 'export', ...(options.signal ? { signal: options.signal } : {}) }));
     } else if (spec.commitDir) {
@@ -148,10 +154,19 @@ function containerEnv(hostname: string): Record<string, string> {
   };
 }
 
+/** The root's layer directories (none for an image, which is unpacked into the run). */
+function rootDirs(spec: ContainerSpec): string[] {
+  if (spec.root.kind === 'dir') return [spec.root.path];
+  return spec.root.kind === 'layers' ? spec.root.paths : [];
+}
+
 function checkInputs(spec: ContainerSpec): void {
-  if (spec.root.kind === 'dir' && !isDirectory(spec.root.path)) {
-    throw new UsageError(`--root ${spec.root.path}: not a directory`);
+  for (const dir of rootDirs(spec)) {
+    if (!isDirectory(dir)) throw new UsageError(`--root ${dir}: not a directory`);
+    checkOverlayPath(dir, '--root');
   }
+  if (spec.root.kind === 'layers' && spec.root.paths.length === 0) throw new UsageError('the container has no root layer');
+  if (spec.saveUpperDir && fs.existsSync(spec.saveUpperDir)) throw new UsageError(`${spec.saveUpperDir}: exists; the upper layer is saved to a new directory`);
   for (const bind of spec.binds) {
     if (!fs.existsSync(bind.source)) throw new UsageError(`--bind ${bind.source}:${bind.target}: ${bind.source} does not exist`);
   }

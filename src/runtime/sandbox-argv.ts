@@ -15,7 +15,7 @@ import { mountArgs, type MountEntry } from './mounts-plan.js';
  * The scripts take every path as a positional argument, never spliced into their text.
  */
 export interface OverlayLayers {
-  /** Read-only lower layer: the given root tree. */
+  /** Read-only lower layers as overlayfs' lowerdir takes them: the root tree, or several joined by ':' (top first). */
   lower: string;
   /** Writable upper layer in the run's state dir. */
   upper: string;

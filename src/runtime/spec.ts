@@ -5,8 +5,12 @@ import type { CpuQuota } from './quantities.js';
  * knows. The in-box runtime receives the same object as JSON, so every field is plain data.
  */
 export interface ContainerSpec {
-  /** The root tree: a directory used as the read-only lower layer, or a .tar.xz unpacked first. */
-  root: { kind: 'dir'; path: string } | { kind: 'image'; path: string };
+  /**
+   * The root tree: a directory used as the read-only lower layer, read-only layers stacked
+   * (top first: an earlier run's saved upper layer over the tree it ran on), or a .tar.xz
+   * unpacked first.
+   */
+  root: { kind: 'dir'; path: string } | { kind: 'layers'; paths: string[] } | { kind: 'image'; path: string };
   /** The command and its arguments; argv[0] becomes PID 1 of the container. */
   argv: string[];
   limits: ResourceLimits;
@@ -18,6 +22,12 @@ export interface ContainerSpec {
   commitDir?: string;
   /** Save it after a failed run too (to debug what the command left). */
   commitOnFailure?: boolean;
+  /**
+   * After a successful run, move the run's upper layer (its changes, whiteouts included)
+   * to this new directory, to be a lower layer of later runs. It must be on the run state
+   * directory's filesystem: a rename, not a copy.
+   */
+  saveUpperDir?: string;
   /**
    * Instead of a copy: after a successful run, this command runs on the host (or box) in
    * the merged root's directory, mounted read-only in a mount namespace of its own, e.g.

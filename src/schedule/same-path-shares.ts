@@ -52,7 +52,7 @@ export function boxBuildShares(...inputs: BuildShareInput[]): Share[] {
  */
 export function containerShares(spec: ContainerSpec, isDirectory: (file: string) => boolean): Share[] {
   return samePathShares([
-    { dir: spec.root.kind === 'dir' ? spec.root.path : path.dirname(spec.root.path), readOnly: true },
+    ...(spec.root.kind === 'layers' ? spec.root.paths : [spec.root.kind === 'dir' ? spec.root.path : path.dirname(spec.root.path)]).map((dir) => ({ dir, readOnly: true })),
     ...spec.binds.map((bind) => ({ dir: isDirectory(bind.source) ? bind.source : path.dirname(bind.source), readOnly: bind.readOnly })),
     ...(spec.commitDir ? [{ dir: path.dirname(spec.commitDir), readOnly: false }] : []),
   ]);

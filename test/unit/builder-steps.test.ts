@@ -1,4 +1,4 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -8,7 +8,7 @@ import { buildCachePaths, buildCacheRoot, bootstrapLayerPaths } from '../../src/
 import { aptListsCache, restoreAptLists, saveAptLists } from '../../src/builder/steps/apt-lists.js';
 import { containerSourcesList, imageSourcesList } from '../../src/builder/steps/apt-sources.js';
 import { bootstrapInputs, bootstrapKey, mmdebstrapArgv } from '../../src/builder/steps/bootstrap-plan.js';
-import { driverScript, STEP_MARKER } from '../../src/builder/steps/driver-script.js';
+import { driverScripts, STEP_MARKER } from '../../src/builder/steps/driver-script.js';
 import { KCONFIG } from '../../src/builder/steps/kconfig.js';
 import { usersScript } from '../../src/builder/steps/users.js';
 import { tempDir } from '../fixtures/temp-dir.js';
@@ -73,6 +73,12 @@ describe('apt sources', () => {
     expect(imageSourcesList(model.repositories)).toBe('');
     expect(imageSourcesList(model.repositories.map((repo) => ({ ...repo, imageInclude: true, repositoryGpgCheck: false })))).toContain('deb [trusted=yes] http://deb.debian.org/debian bookworm main\n');
   });
+
+  it('a local repository is copied from its bind path (apt\'s copy: method), so its packages land in the download cache', () => {
+    const [remote] = load('debian-minimal').repositories;
+    const local = { ...remote!, alias: 'mine', uri: 'file:///srv/repo', localPath: '/srv/repo', distribution: undefined, components: [], repositoryGpgCheck: false };
+    expect(containerSourcesList([remote!, local])).toBe('deb http://deb.debian.org/debian bookworm main\ndeb [trusted=yes] copy:///tmp/kiwi-repos/1-mine ./\n');
+  });
 });
 
 describe('apt index files kept between builds', () => {
@@ -121,44 +127,62 @@ describe('apt index files kept between builds', () => {
   });
 });
 
-describe('the driver script', () => {
+describe('the driver scripts', () => {
   const files = { postBootstrap: false, config: true, images: false, rootDir: true, rootTar: false, profileDirs: [] };
+  const steps = (script: string) => [...script.matchAll(/^step ([a-z-]+) /gm)].map((match) => match[1]);
 
-  it('is valid bash that runs the steps in KIWI\'s order between markers', () => {
-    const script = driverScript(load('debian-container'), files);
+  it('are valid bash that run the steps in KIWI\'s order between markers, in three phases', () => {
+    const scripts = driverScripts(load('debian-container'), files);
     const dir = tempDir('kiwi-driver-');
-    writeFileSync(join(dir, 'driver.sh'), script);
-    execFileSync('bash', ['-n', join(dir, 'driver.sh')]);
-    const order = [...script.matchAll(/^step ([a-z-]+) /gm)].map((match) => match[1]);
-    expect(order).toEqual(['sources', 'packages', 'overlay', 'setup', 'config', 'uninstall', 'clean']);
-    expect(script).toContain("apt-get install -y --no-install-recommends");
-    expect(script).toContain("'less'");
-    // Downloads take turns on the shared download cache; the install reads it without a lock.
-    const aptLines = script.split('\n').filter((line) => line.includes('apt-get install'));
-    expect(aptLines).toHaveLength(2);
-    expect(aptLines[0]).toMatch(/^\s*flock \/var\/cache\/apt\/archives\/\.kiwi-lock apt-get install .* --download-only$/);
-    expect(aptLines[1]).toMatch(/^\s*INITRD=No apt-get install .* --no-download -o Debug::NoLocking=true$/);
+    for (const [phase, script] of Object.entries(scripts)) {
+      writeFileSync(join(dir, `${phase}.sh`), script);
+      execFileSync('bash', ['-n', join(dir, `${phase}.sh`)]);
+    }
+    expect(steps(scripts.update)).toEqual(['sources']);
+    expect(steps(scripts.packages)).toEqual(['packages']);
+    expect(steps(scripts.image)).toEqual(['overlay', 'setup', 'config', 'uninstall', 'clean']);
+    // Downloads take turns on the shared download cache; the upgrade and the install read it without a lock.
+    const aptLines = scripts.packages.split('\n').filter((line) => line.includes('apt-get -y'));
+    expect(aptLines).toHaveLength(4);
+    expect(aptLines[0]).toMatch(/^\s*flock \/var\/cache\/apt\/archives\/\.kiwi-lock apt-get -y --no-install-recommends .* upgrade --with-new-pkgs --download-only$/);
+    expect(aptLines[1]).toMatch(/^\s*flock \/var\/cache\/apt\/archives\/\.kiwi-lock apt-get -y .* install .*'less'.* --download-only$/);
+    expect(aptLines[2]).toMatch(/^\s*INITRD=No apt-get -y .* upgrade --with-new-pkgs --no-download -o Debug::NoLocking=true$/);
+    expect(aptLines[3]).toMatch(/^\s*INITRD=No apt-get -y .* install .* --no-download -o Debug::NoLocking=true$/);
     // The kernel's own initramfs hook is held back for one update-initramfs after the
     // install, and the /initrd.img link it would have made is made after it.
-    const install = script.indexOf('INITRD=No apt-get install');
-    expect(script.indexOf('update-initramfs -c -k')).toBeGreaterThan(install);
-    expect(script.indexOf('linux-update-symlinks upgrade')).toBeGreaterThan(script.indexOf('update-initramfs -c -k'));
-    expect(script).toContain('bash /image/config.sh');
-    expect(script).toContain("dpkg --purge --force-depends --force-remove-essential 'e2fsprogs'");
-    expect(script).toContain('rm -rf /image /.profile /.kconfig');
+    const install = scripts.packages.indexOf('INITRD=No apt-get -y');
+    expect(scripts.packages.indexOf('update-initramfs -c -k')).toBeGreaterThan(install);
+    expect(scripts.packages.indexOf('linux-update-symlinks upgrade')).toBeGreaterThan(scripts.packages.indexOf('update-initramfs -c -k'));
+    // The packages layer keeps no index files and no inputs; the image phase copies them in again.
+    expect(scripts.packages).toMatch(/^after_steps\(\) \{\n\s+rm -rf \/var\/lib\/apt\/lists\/\* \/image \/\.profile \/\.kconfig$/m);
+    expect(scripts.image).toMatch(/^before_steps\(\) \{\n\s+cp \/tmp\/kiwi-input\/sources\.list \/etc\/apt\/sources\.list$/m);
+    expect(scripts.image).toContain('-exec cp -p -t /var/lib/apt/lists/ {} +');
+    expect(scripts.image).toContain('bash /image/config.sh');
+    expect(scripts.image).toContain("dpkg --purge --force-depends --force-remove-essential 'e2fsprogs'");
+    expect(scripts.image).toContain('rm -rf /image /.profile /.kconfig');
+    expect(scripts.image).toContain('rm -rf /var/lib/apt/lists/*');
     // apt's index files of the last build go in before the update and this build's out after it.
-    const sources = script.slice(script.indexOf('step_sources()'), script.indexOf('step_packages()'));
-    const update = sources.indexOf('apt-get -o Acquire::Languages=none update');
-    expect(sources.indexOf('-exec cp -p -t /var/lib/apt/lists/ {} +')).toBeLessThan(update);
-    expect(sources.indexOf('-exec cp -p -t /tmp/kiwi-apt-lists/ {} +')).toBeGreaterThan(update);
-    expect(script).toContain('rm -rf /var/lib/apt/lists/*');
+    const update = scripts.update.indexOf('apt-get -o Acquire::Languages=none update');
+    expect(scripts.update.indexOf('-exec cp -p -t /var/lib/apt/lists/ {} +')).toBeLessThan(update);
+    expect(scripts.update.indexOf('-exec cp -p -t /tmp/kiwi-apt-lists/ {} +')).toBeGreaterThan(update);
     expect(STEP_MARKER.exec('::kiwi-step config failed 7')?.slice(1)).toEqual(['config', 'failed', '7']);
   });
 
-  it('leaves out steps with nothing to do and adds the scripts that exist', () => {
-    const script = driverScript(load('debian-minimal'), { ...files, config: false, rootDir: false, postBootstrap: true, images: true });
-    const order = [...script.matchAll(/^step ([a-z-]+) /gm)].map((match) => match[1]);
-    expect(order).toEqual(['sources', 'post-bootstrap', 'packages', 'setup', 'images', 'clean']);
+  it('leave out steps with nothing to do and add the scripts that exist', () => {
+    const scripts = driverScripts(load('debian-minimal'), { ...files, config: false, rootDir: false, postBootstrap: true, images: true });
+    expect(steps(scripts.packages)).toEqual(['post-bootstrap', 'packages']);
+    expect(steps(scripts.image)).toEqual(['setup', 'images', 'clean']);
+  });
+
+  it('stop at an unmarked command that fails, with its exit code and no step marker', () => {
+    const dir = tempDir('kiwi-driver-');
+    // The image phase's first command copies the build's sources.list in: with no inputs it fails.
+    const script = driverScripts(load('debian-minimal'), files).image.replace(/\/tmp\/kiwi-input\//g, `${dir}/missing/`).replace(/\/etc\/apt\/sources\.list/g, `${dir}/sources.list`);
+    writeFileSync(join(dir, 'image.sh'), script);
+    const run = spawnSync('bash', [join(dir, 'image.sh')], { encoding: 'utf8' });
+    expect(run.status).toBe(1);
+    expect(run.stdout).not.toContain('::kiwi-step');
+    expect(existsSync(join(dir, 'sources.list'))).toBe(false);
   });
 });
 

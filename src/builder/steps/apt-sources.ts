@@ -26,9 +26,14 @@ export function containerRepoPath(repo: Repository, index: number): string {
   return `/tmp/kiwi-repos/${index}-${repo.alias}`;
 }
 
-/** The sources.list text for the build container: local repositories at their bind paths. */
+/**
+ * The sources.list text for the build container: local repositories at their bind paths,
+ * through apt's copy: method, which copies their packages into the download cache as if
+ * downloaded (file: would use them in place, and the install that reads only the cache
+ * would not find them) and their index files into apt's lists.
+ */
 export function containerSourcesList(repos: readonly Repository[]): string {
-  return repos.map((repo, index) => `${sourceLine(repo, repo.localPath ? `file://${containerRepoPath(repo, index)}` : repo.uri)}\n`).join('');
+  return repos.map((repo, index) => `${sourceLine(repo, repo.localPath ? `copy://${containerRepoPath(repo, index)}` : repo.uri)}\n`).join('');
 }
 
 /** The sources.list the image keeps: only repositories with imageinclude="true" (as KIWI does). */

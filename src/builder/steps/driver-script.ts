@@ -37,56 +37,94 @@ export const CONTAINER_STEPS = {
 } as const;
 export type ContainerStep = keyof typeof CONTAINER_STEPS;
 
+/** The three containers of a build, each running its own driver script (see driverScripts). */
+export type BuildPhase = 'update' | 'packages' | 'image';
+
 /**
- * The bash script that is the build container's PID 1: each step a function run in a
- * `set -e` subshell between markers, so the host tells steps apart and knows which
- * failed and with what code. All output goes to stdout, in order. The order follows
- * KIWI's prepare: post_bootstrap.sh, packages, overlay, users, config.sh, package
- * removal; then images.sh (KIWI's create step), then the cleanup.
+ * The bash scripts that are the build containers' PID 1, one per phase: `update` runs apt-get
+ * update over the bootstrap layer (its index files go out, the rest is thrown away);
+ * `packages` runs post_bootstrap.sh and installs the packages, and its upper layer is kept
+ * as the packages layer (packages-layer.ts); `image` does the rest over that layer. Each
+ * step is a function run in a `set -e` subshell between markers, so the host tells steps
+ * apart and knows which failed and with what code. All output goes to stdout, in order. The
+ * order follows KIWI's prepare: post_bootstrap.sh, packages, overlay, users, config.sh,
+ * package removal; then images.sh (KIWI's create step), then the cleanup.
  */
-export function driverScript(model: ImageModel, files: DescriptionFiles): string {
-  const { packages, preferences } = model;
+export function driverScripts(model: ImageModel, files: DescriptionFiles): Record<BuildPhase, string> {
+  return {
+    update: script([
+      [
+        'sources',
+        [
+          ...ENTER,
+          'apt-get -o Acquire::Languages=none update',
+          `find ${CONTAINER_APT_LISTS} -maxdepth 1 -type f -delete`,
+          // A local repository's index files are links into it: copied as files.
+          `find /var/lib/apt/lists -maxdepth 1 \\( -type f -o -type l \\) ! -name lock -exec cp -p -t ${CONTAINER_APT_LISTS}/ {} +`,
+        ],
+      ],
+    ]),
+    packages: script(packagesSteps(model, files), {
+      before: ENTER,
+      // The layer keeps what the packages made, not the build's inputs: the next phase copies them in again.
+      after: ['rm -rf /var/lib/apt/lists/* /image /.profile /.kconfig', 'mkdir -p /var/lib/apt/lists/partial'],
+    }),
+    image: script(imageSteps(model, files), { before: ENTER }),
+  };
+}
+
+/**
+ * What every phase starts with: the container's apt sources, KIWI's script environment
+ * and the index files the update phase left (the lists are in the bootstrap layer's
+ * format; copied, not bound, since scripts may change them).
+ */
+const ENTER = [
+  `cp ${CONTAINER_INPUT}/sources.list /etc/apt/sources.list`,
+  `cp ${CONTAINER_INPUT}/profile /.profile`,
+  `cp ${CONTAINER_INPUT}/kconfig /.kconfig`,
+  'mkdir -p /image',
+  `find ${CONTAINER_APT_LISTS} -maxdepth 1 -type f -exec cp -p -t /var/lib/apt/lists/ {} +`,
+];
+
+type Step = [ContainerStep, string[]];
+
+function packagesSteps(model: ImageModel, files: DescriptionFiles): Step[] {
+  const { packages } = model;
   const install = [...new Set([...packages.image, ...packages.type])];
   const noRecommends = packages.imageRecommends ? '' : ' --no-install-recommends';
-  const steps: [ContainerStep, string[]][] = [];
+  const aptGet = `apt-get -y${noRecommends} -o APT::Keep-Downloaded-Packages=true -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold`;
+  // The bootstrap layer is as old as its first build: what the repositories updated since
+  // is upgraded first, so an image is as current as the repositories are.
+  const commands = [`upgrade --with-new-pkgs`, ...(install.length > 0 ? [`install ${install.map(q).join(' ')}`] : [])];
+  const steps: Step[] = [];
+  if (files.postBootstrap) steps.push(['post-bootstrap', runScript('post_bootstrap.sh')]);
   steps.push([
-    'sources',
+    'packages',
     [
-      `cp ${CONTAINER_INPUT}/sources.list /etc/apt/sources.list`,
-      `cp ${CONTAINER_INPUT}/profile /.profile`,
-      `cp ${CONTAINER_INPUT}/kconfig /.kconfig`,
-      'mkdir -p /image',
-      `find ${CONTAINER_APT_LISTS} -maxdepth 1 -type f -exec cp -p -t /var/lib/apt/lists/ {} +`,
-      'apt-get -o Acquire::Languages=none update',
-      `find ${CONTAINER_APT_LISTS} -maxdepth 1 -type f -delete`,
-      `find /var/lib/apt/lists -maxdepth 1 -type f ! -name lock -exec cp -p -t ${CONTAINER_APT_LISTS}/ {} +`,
+      // The download cache is shared by the builds running at once, and apt locks it and
+      // does not wait: the downloads take turns. The install then reads only what is
+      // there (--no-download), so it needs no lock of the cache and builds install at once.
+      ...commands.map((command) => `flock ${CONTAINER_APT_ARCHIVES}/.kiwi-lock ${aptGet} ${command} --download-only`),
+      // A kernel's hook makes an initramfs and initramfs-tools' trigger makes it again,
+      // minutes each under emulation: INITRD=No stops the hook, and no initramfs means
+      // the trigger has none to update. One is made once every package is in; INITRD=No
+      // also kept the kernel from linking /initrd.img, so its links are made again.
+      ...commands.map((command) => `INITRD=No ${aptGet} ${command} --no-download -o Debug::NoLocking=true`),
+      'if command -v update-initramfs >/dev/null && command -v linux-version >/dev/null; then',
+      '  for version in $(linux-version list); do',
+      '    [ -e "/boot/initrd.img-$version" ] && continue',
+      '    update-initramfs -c -k "$version"',
+      '    if command -v linux-update-symlinks >/dev/null; then linux-update-symlinks upgrade "$version" "/boot/vmlinuz-$version"; fi',
+      '  done',
+      'fi',
     ],
   ]);
-  if (files.postBootstrap) steps.push(['post-bootstrap', runScript('post_bootstrap.sh')]);
-  if (install.length > 0) {
-    const aptInstall = `apt-get install -y${noRecommends} -o APT::Keep-Downloaded-Packages=true -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold ${install.map(q).join(' ')}`;
-    steps.push([
-      'packages',
-      [
-        // The download cache is shared by the builds running at once, and apt locks it and
-        // does not wait: the downloads take turns. The install then reads only what is
-        // there (--no-download), so it needs no lock of the cache and builds install at once.
-        `flock ${CONTAINER_APT_ARCHIVES}/.kiwi-lock ${aptInstall} --download-only`,
-        // A kernel's hook makes an initramfs and initramfs-tools' trigger makes it again,
-        // minutes each under emulation: INITRD=No stops the hook, and no initramfs means
-        // the trigger has none to update. One is made once every package is in; INITRD=No
-        // also kept the kernel from linking /initrd.img, so its links are made again.
-        `INITRD=No ${aptInstall} --no-download -o Debug::NoLocking=true`,
-        'if command -v update-initramfs >/dev/null && command -v linux-version >/dev/null; then',
-        '  for version in $(linux-version list); do',
-        '    [ -e "/boot/initrd.img-$version" ] && continue',
-        '    update-initramfs -c -k "$version"',
-        '    if command -v linux-update-symlinks >/dev/null; then linux-update-symlinks upgrade "$version" "/boot/vmlinuz-$version"; fi',
-        '  done',
-        'fi',
-      ],
-    ]);
-  }
+  return steps;
+}
+
+function imageSteps(model: ImageModel, files: DescriptionFiles): Step[] {
+  const { packages, preferences } = model;
+  const steps: Step[] = [];
   const archives = [...packages.bootstrapArchives, ...packages.imageArchives];
   const fileEntries = [...packages.bootstrapFiles, ...packages.imageFiles];
   if (archives.length > 0 || fileEntries.length > 0) {
@@ -145,12 +183,29 @@ export function driverScript(model: ImageModel, files: DescriptionFiles): string
       'rm -rf /image /.profile /.kconfig',
     ],
   ]);
+  return steps;
+}
+
+/**
+ * One phase's script: `before` (unmarked: its failure is the phase's), the steps between
+ * markers, then `after` (unmarked).
+ */
+function script(steps: Step[], around: { before?: string[]; after?: string[] } = {}): string {
+  const fn = (name: string, commands: string[]) => [`${name}() {`, ...commands.map((line) => `    ${line}`), '}'];
+  const unmarked = (name: string, commands: string[] | undefined) => (commands ? { define: fn(name, commands), call: [`quiet ${name}`] } : { define: [], call: [] });
+  const before = unmarked('before_steps', around.before);
+  const after = unmarked('after_steps', around.after);
   return [
     '#!/bin/bash',
-    '# kiwi build: the steps run in the build container (generated; see src/builder/steps/driver-script.ts)',
+    '# kiwi build: the steps run in a build container (generated; see src/builder/steps/driver-script.ts)',
     'exec 2>&1',
     'set -u',
     'export DEBIAN_FRONTEND=noninteractive LC_ALL=C.UTF-8',
+    'quiet() {',
+    '    ( set -e; "$@" )',
+    '    local rc=$?',
+    '    if [ "$rc" -ne 0 ]; then exit "$rc"; fi',
+    '}',
     'step() {',
     '    local id=$1; shift',
     '    echo "::kiwi-step $id start"',
@@ -159,8 +214,12 @@ export function driverScript(model: ImageModel, files: DescriptionFiles): string
     '    if [ "$rc" -ne 0 ]; then echo "::kiwi-step $id failed $rc"; exit "$rc"; fi',
     '    echo "::kiwi-step $id done"',
     '}',
-    ...steps.flatMap(([id, commands]) => [`step_${id.replace(/-/g, '_')}() {`, ...commands.map((line) => `    ${line}`), '}']),
+    ...before.define,
+    ...after.define,
+    ...steps.flatMap(([id, commands]) => fn(`step_${id.replace(/-/g, '_')}`, commands)),
+    ...before.call,
     ...steps.map(([id]) => `step ${id} step_${id.replace(/-/g, '_')}`),
+    ...after.call,
     '',
   ].join('\n');
 }

@@ -10,26 +10,31 @@ import { BuildStepError } from '../build-error.js';
 import type { ImageModel } from '../description/model.js';
 import { renderKiwiProfile } from '../description/kiwi-env.js';
 import { containerRepoPath, containerSourcesList, imageSourcesList } from './apt-sources.js';
-import { CONTAINER_APT_ARCHIVES, CONTAINER_APT_LISTS, CONTAINER_DESCRIPTION, CONTAINER_INPUT, CONTAINER_STEPS, driverScript, STEP_MARKER, type ContainerStep, type DescriptionFiles } from './driver-script.js';
+import { CONTAINER_APT_ARCHIVES, CONTAINER_APT_LISTS, CONTAINER_DESCRIPTION, CONTAINER_INPUT, CONTAINER_STEPS, driverScripts, STEP_MARKER, type BuildPhase, type ContainerStep, type DescriptionFiles } from './driver-script.js';
 import { KCONFIG } from './kconfig.js';
 import { usersScript } from './users.js';
 
-export interface PrepareRootOptions {
+export interface BuildPhaseOptions {
   model: ImageModel;
-  /** The bootstrap layer's root: the container's read-only lower layer. */
-  bootstrapRoot: string;
-  /** Where the build's inputs are written (bound read-only into the container). */
+  phase: BuildPhase;
+  /** The container's read-only lower layers, top first (the packages layer, the bootstrap layer). */
+  layers: string[];
+  /** Where writeBuildInputs wrote the build's inputs (bound read-only into the container). */
   inputDir: string;
   /** The shared apt download cache. */
   aptArchives: string;
-  /** This build's apt index files (apt-lists.ts), bound where the sources step looks for them. */
+  /** This build's apt index files (apt-lists.ts), bound where the phases look for them. */
   aptLists: string;
-  /** Where the finished root tree is committed (must not exist yet), unless `export` takes it. */
-  rootDir: string;
-  /** Instead of committing: the runtime runs this on the merged tree (read-only), shown as this build step. */
+  /** The runtime's state root: the containers' upper layers live there (the build cache, so a saved upper is a rename). */
+  stateRoot: string;
+  /** On success, move the upper layer here (the packages layer). */
+  saveUpperDir?: string;
+  /** On success, save the merged tree here (must not exist yet). */
+  commitDir?: string;
+  /** On success, the runtime runs this on the merged tree (read-only), shown as this build step. */
   export?: { argv: string[]; step: { id: string; message: string } };
-  /** Commit the tree to rootDir even when a step fails, to debug it. */
-  keepFailedRoot?: boolean;
+  /** On failure, save the merged tree here, to debug it. */
+  failedRootDir?: string;
   /** cgroup limits of the build's container (a build packed with others in one box). */
   limits?: ResourceLimits;
   log: BuildLog;
@@ -51,17 +56,29 @@ export function findDescriptionFiles(model: ImageModel): DescriptionFiles {
   };
 }
 
+/** Writes what the build's containers read at CONTAINER_INPUT: the phases' scripts, /.profile, /.kconfig, users, sources. */
+export function writeBuildInputs(model: ImageModel, inputDir: string, files: DescriptionFiles): Record<BuildPhase, string> {
+  fs.mkdirSync(inputDir, { recursive: true });
+  const write = (name: string, text: string) => fs.writeFileSync(path.join(inputDir, name), text);
+  const scripts = driverScripts(model, files);
+  for (const [phase, text] of Object.entries(scripts)) write(`${phase}.sh`, text);
+  write('profile', renderKiwiProfile(model));
+  write('kconfig', KCONFIG);
+  write('users.sh', usersScript(model.users));
+  write('sources.list', containerSourcesList(model.repositories));
+  write('image-sources.list', imageSourcesList(model.repositories));
+  return scripts;
+}
+
 /**
- * Builds the image's root tree: one container over the bootstrap layer runs the driver
- * script (driver-script.ts); its markers become build steps (start/done with elapsed
- * time); on success the runtime commits the merged tree to `rootDir`, or runs the export
- * on it. The container's output goes to the build log; a failed step is a BuildStepError
- * with its tail. Returns the container's peak memory in bytes (null without cgroup
- * accounting).
+ * Runs one phase of the build (driver-script.ts) in a container over the given layers; its
+ * markers become build steps (start/done with elapsed time), its other output goes to the
+ * build log, and a failed step is a BuildStepError with the log's tail. Returns the
+ * container's peak memory in bytes (null without cgroup accounting).
  */
-export async function prepareRoot(options: PrepareRootOptions): Promise<number | null> {
+export async function runBuildPhase(options: BuildPhaseOptions): Promise<number | null> {
   const { model, log } = options;
-  writeInputs(options);
+  fs.mkdirSync(path.join(options.aptArchives, 'partial'), { recursive: true });
   const binds: BindMount[] = [
     { source: options.inputDir, target: CONTAINER_INPUT, readOnly: true },
     { source: model.descriptionDir, target: CONTAINER_DESCRIPTION, readOnly: true },
@@ -69,41 +86,30 @@ export async function prepareRoot(options: PrepareRootOptions): Promise<number |
     { source: options.aptLists, target: CONTAINER_APT_LISTS, readOnly: false },
     ...model.repositories.flatMap((repo, index) => (repo.localPath ? [{ source: repo.localPath, target: containerRepoPath(repo, index), readOnly: true }] : [])),
   ];
+  // The runtime commits the tree after a success, or after a failure when asked to keep it.
+  const commitDir = options.commitDir ?? options.failedRootDir;
   const spec: ContainerSpec = {
-    root: { kind: 'dir', path: options.bootstrapRoot },
-    argv: ['/bin/bash', `${CONTAINER_INPUT}/driver.sh`],
+    root: { kind: 'layers', paths: options.layers },
+    argv: ['/bin/bash', `${CONTAINER_INPUT}/${options.phase}.sh`],
     limits: options.limits ?? {},
     network: 'box',
     hostname: model.name.slice(0, 63),
     binds,
-    // With an export, the tree is committed only to keep a failed one.
-    ...(!options.export || options.keepFailedRoot ? { commitDir: options.rootDir } : {}),
-    ...(options.keepFailedRoot ? { commitOnFailure: true } : {}),
+    ...(commitDir ? { commitDir } : {}),
+    ...(options.failedRootDir ? { commitOnFailure: true } : {}),
+    ...(options.saveUpperDir ? { saveUpperDir: options.saveUpperDir } : {}),
     ...(options.export ? { exportArgv: options.export.argv } : {}),
     workdir: '/',
   };
   const tracker = new StepTracker(log, options.export?.step);
   const reporter = new Reporter((event) => tracker.onEvent(event));
-  const result = await runContainer(spec, { reporter, output: 'events', ...(options.signal ? { signal: options.signal } : {}) });
+  const result = await runContainer(spec, { reporter, output: 'events', stateRoot: options.stateRoot, ...(options.signal ? { signal: options.signal } : {}) });
   if (result.exitCode !== 0) {
-    const step = tracker.failedStep ?? tracker.current ?? 'prepare';
+    const step = tracker.failedStep ?? tracker.current ?? options.phase;
     tracker.finishOpen(result.exitCode);
     throw new BuildStepError(step, result.exitCode, log.lastLines(), log.file);
   }
   return result.usage.memoryPeakBytes;
-}
-
-function writeInputs(options: PrepareRootOptions): void {
-  const { model, inputDir } = options;
-  fs.mkdirSync(inputDir, { recursive: true });
-  fs.mkdirSync(path.join(options.aptArchives, 'partial'), { recursive: true });
-  const write = (name: string, text: string) => fs.writeFileSync(path.join(inputDir, name), text);
-  write('driver.sh', driverScript(model, findDescriptionFiles(model)));
-  write('profile', renderKiwiProfile(model));
-  write('kconfig', KCONFIG);
-  write('users.sh', usersScript(model.users));
-  write('sources.list', containerSourcesList(model.repositories));
-  write('image-sources.list', imageSourcesList(model.repositories));
 }
 
 /** Turns the driver's marker lines into step events and its other lines into the log. */

@@ -1,0 +1,142 @@
+import { createHash, randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { isAlive, processIdentity } from '../../common/process-identity.js';
+import { renderKiwiProfile } from '../description/kiwi-env.js';
+import type { ImageModel } from '../description/model.js';
+import { containerSourcesList } from './apt-sources.js';
+import type { DescriptionFiles } from './driver-script.js';
+import { KCONFIG } from './kconfig.js';
+import { packagesLayerPaths, type BuildCachePaths } from '../paths.js';
+import { withFileLock } from './file-lock.js';
+
+/**
+ * The packages layer: the upper layer of the build's packages phase (post_bootstrap.sh, the
+ * upgrade and the install) kept over its bootstrap layer, so a build whose packages would
+ * come out the same skips that phase. "The same" is decided by what made it — the phase's
+ * script and inputs (the lineage) — and by the repositories' state: apt's index files
+ * after this build's update. A repository that publishes anything new makes a new layer,
+ * so a cached layer never holds packages older than a fresh install would.
+ * FORMAT changes when kiwi changes how it makes the layer, so old layers are not reused.
+ */
+const FORMAT = 1;
+
+export interface PackagesLayerInputs {
+  /** The bootstrap layer it lies on. */
+  bootstrapKey: string;
+  /** The packages phase's driver script (the upgrade and install commands, the package list). */
+  script: string;
+  /** The container's sources.list. */
+  sources: string;
+  /** post_bootstrap.sh and the script environment it reads, when the description has one. */
+  postBootstrap?: { script: string; profile: string; kconfig: string };
+}
+
+export interface PackagesLayer {
+  /** <lineage>/<state>, as logged and written to layer.json. */
+  key: string;
+  /** The layer's directory, to be stacked over the bootstrap layer. */
+  upper: string;
+  status: 'cached' | 'built';
+  /** Ends this build's use of the layer (it may be pruned once no build uses it). */
+  release(): void;
+}
+
+/** The inputs of a model's packages phase, given its bootstrap layer and script (writeBuildInputs). */
+export function packagesLayerInputs(model: ImageModel, bootstrapKey: string, script: string, files: DescriptionFiles): PackagesLayerInputs {
+  return {
+    bootstrapKey,
+    script,
+    sources: containerSourcesList(model.repositories),
+    ...(files.postBootstrap
+      ? { postBootstrap: { script: fs.readFileSync(path.join(model.descriptionDir, 'post_bootstrap.sh'), 'utf8'), profile: renderKiwiProfile(model), kconfig: KCONFIG } }
+      : {}),
+  };
+}
+
+/** What the layer is made from, without the repositories' state: 32 hex digits. */
+export function packagesLineage(inputs: PackagesLayerInputs): string {
+  return sha256(JSON.stringify({ format: FORMAT, ...inputs })).slice(0, 32);
+}
+
+/**
+ * The repositories' state as apt saw it after the update: every index file's name and
+ * content (InRelease names the Packages files it vouches for; a flat repository without
+ * a Release file has only its Packages). apt links a local repository's uncompressed
+ * index files instead of copying them, so those are read in the repositories themselves.
+ */
+export function repositoryState(listsDir: string, localRepositories: readonly string[]): string {
+  const hash = createHash('sha256');
+  const add = (label: string, file: string) => {
+    const stat = fs.statSync(file);
+    if (!stat.isFile()) return;
+    hash.update(`${label}\0${stat.size}\0`);
+    hash.update(fs.readFileSync(file));
+  };
+  for (const name of fs.readdirSync(listsDir).sort()) add(name, path.join(listsDir, name));
+  for (const [index, dir] of localRepositories.entries()) {
+    const indexFiles = fs.readdirSync(dir, { recursive: true, encoding: 'utf8' }).filter((name) => INDEX_FILE.test(path.basename(name)));
+    for (const name of indexFiles.sort()) add(`${index}:${name}`, path.join(dir, name));
+  }
+  return hash.digest('hex').slice(0, 32);
+}
+
+const INDEX_FILE = /^(?:In)?Release$|^Packages(?:\.(?:gz|xz|bz2|lzma|lz4|zst))?$/;
+
+/**
+ * Returns the packages layer for these inputs and repository state, running `make` (the
+ * packages phase, saving its upper layer to the directory it is given) when the cache has
+ * none. Made in a temporary directory and renamed into place, under the lineage's lock,
+ * which also guards the marks of the builds using a layer: a new layer replaces the
+ * lineage's older ones that no live build uses, so the cache keeps one per lineage.
+ */
+export async function ensurePackagesLayer(
+  cache: BuildCachePaths,
+  lineage: string,
+  state: string,
+  make: (upperDir: string) => Promise<void>,
+  options: { signal?: AbortSignal; onWait?: (owner: string) => void } = {},
+): Promise<PackagesLayer> {
+  const layer = packagesLayerPaths(cache, lineage, state);
+  const key = `${lineage}/${state}`;
+  fs.mkdirSync(layer.lineageDir, { recursive: true });
+  return withFileLock(
+    layer.lock,
+    async () => {
+      let status: PackagesLayer['status'] = 'cached';
+      if (!fs.existsSync(layer.meta)) {
+        const temp = path.join(layer.lineageDir, `.tmp-${state}-${randomBytes(4).toString('hex')}`);
+        fs.mkdirSync(temp);
+        try {
+          await make(path.join(temp, 'upper'));
+          fs.writeFileSync(path.join(temp, 'layer.json'), `${JSON.stringify({ key, createdAt: new Date().toISOString() }, null, 2)}\n`);
+          fs.renameSync(temp, layer.dir);
+        } finally {
+          fs.rmSync(temp, { recursive: true, force: true });
+        }
+        status = 'built';
+      }
+      const mark = path.join(layer.users, processIdentity() ?? String(process.pid));
+      fs.mkdirSync(layer.users, { recursive: true });
+      fs.writeFileSync(mark, '');
+      pruneLineage(layer.lineageDir, state);
+      return { key, upper: layer.upper, status, release: () => fs.rmSync(mark, { force: true }) };
+    },
+    options,
+  );
+}
+
+/** Removes the lineage's other layers that no live build uses, and what killed builds left half-made (called under the lock). */
+function pruneLineage(lineageDir: string, keep: string): void {
+  for (const name of fs.readdirSync(lineageDir)) {
+    if (name === keep) continue;
+    const dir = path.join(lineageDir, name);
+    const users = path.join(dir, 'users');
+    const inUse = fs.existsSync(users) && fs.readdirSync(users).some((user) => isAlive(user));
+    if (!inUse) fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function sha256(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
+}

@@ -41,34 +41,31 @@ describe('packages layer lineage', () => {
 });
 
 describe('repository state', () => {
-  it('is the index files\' names and contents; directories (partial/) do not count', () => {
+  it('is the release files\' names and contents, and the index files no release file covers; not the lock or partial/', () => {
     const lists = tempDir('kiwi-lists-');
-    writeFileSync(join(lists, 'deb_dists_bookworm_InRelease'), 'Date: Sat, 10 Jun 2023\n');
-    writeFileSync(join(lists, 'deb_dists_bookworm_main_binary-amd64_Packages'), 'Package: less\n');
-    const first = repositoryState(lists, []);
+    const write = (name: string, text: string) => writeFileSync(join(lists, name), text);
+    write('deb.debian.org_debian_dists_bookworm_InRelease', 'Date: Sat, 10 Jun 2023\nSHA256: abc Packages\n');
+    write('deb.debian.org_debian_dists_bookworm_main_binary-amd64_Packages', 'Package: less\n');
+    const first = repositoryState(lists);
     mkdirSync(join(lists, 'partial'));
-    expect(repositoryState(lists, [])).toBe(first);
-    writeFileSync(join(lists, 'deb_dists_bookworm_InRelease'), 'Date: Sat, 07 Oct 2023\n');
-    const second = repositoryState(lists, []);
+    write('lock', '');
+    expect(repositoryState(lists)).toBe(first);
+    // The InRelease's hashes stand for its Packages files (apt checks them).
+    write('deb.debian.org_debian_dists_bookworm_main_binary-amd64_Packages', 'Package: less\nVersion: 2\n');
+    expect(repositoryState(lists)).toBe(first);
+    write('deb.debian.org_debian_dists_bookworm_InRelease', 'Date: Sat, 07 Oct 2023\nSHA256: def Packages\n');
+    const second = repositoryState(lists);
     expect(second).not.toBe(first);
-    writeFileSync(join(lists, 'local_._Packages'), 'Package: mine\n');
-    expect(repositoryState(lists, [])).not.toBe(second);
-  });
-
-  it('reads a local repository\'s index files where they are (apt only links them), not its packages', () => {
-    const lists = tempDir('kiwi-lists-');
-    const repo = tempDir('kiwi-repo-');
-    writeFileSync(join(repo, 'Packages'), 'Package: mine\nVersion: 1\n');
-    writeFileSync(join(repo, 'mine_1_all.deb'), 'one');
-    const first = repositoryState(lists, [repo]);
-    writeFileSync(join(repo, 'mine_1_all.deb'), 'rebuilt, same index');
-    expect(repositoryState(lists, [repo])).toBe(first);
-    writeFileSync(join(repo, 'Packages'), 'Package: mine\nVersion: 2\n');
-    const second = repositoryState(lists, [repo]);
-    expect(second).not.toBe(first);
-    mkdirSync(join(repo, 'dists', 'stable'), { recursive: true });
-    writeFileSync(join(repo, 'dists', 'stable', 'InRelease'), 'Date: now\n');
-    expect(repositoryState(lists, [repo])).not.toBe(second);
+    // Another suite of the same archive is not covered by bookworm's InRelease.
+    write('deb.debian.org_debian_dists_bookworm-updates_main_binary-amd64_Packages', 'Package: tzdata\n');
+    const third = repositoryState(lists);
+    expect(third).not.toBe(second);
+    // A flat local repository without a Release file: its Packages file is read whole.
+    write('_tmp_kiwi-repos_2-local_._Packages', 'Package: mine\nVersion: 1\n');
+    const fourth = repositoryState(lists);
+    expect(fourth).not.toBe(third);
+    write('_tmp_kiwi-repos_2-local_._Packages', 'Package: mine\nVersion: 2\n');
+    expect(repositoryState(lists)).not.toBe(fourth);
   });
 });
 

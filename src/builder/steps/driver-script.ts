@@ -59,8 +59,7 @@ export function driverScripts(model: ImageModel, files: DescriptionFiles): Recor
           ...ENTER,
           'apt-get -o Acquire::Languages=none update',
           `find ${CONTAINER_APT_LISTS} -maxdepth 1 -type f -delete`,
-          // A local repository's index files are links into it: copied as files.
-          `find /var/lib/apt/lists -maxdepth 1 \\( -type f -o -type l \\) ! -name lock -exec cp -p -t ${CONTAINER_APT_LISTS}/ {} +`,
+          `find /var/lib/apt/lists -maxdepth 1 -type f ! -name lock -exec cp -p -t ${CONTAINER_APT_LISTS}/ {} +`,
         ],
       ],
     ]),

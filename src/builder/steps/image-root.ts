@@ -55,11 +55,10 @@ export async function prepareImageRoot(options: ImageRootOptions): Promise<{ pea
   const bootstrapRoot = options.bootstrap.root;
   let peakMemoryBytes = await runBuildPhase({ ...phase, phase: 'update', layers: [bootstrapRoot] });
   const lineage = packagesLineage(packagesLayerInputs(model, options.bootstrap.key, scripts.packages, files));
-  const localRepositories = model.repositories.flatMap((repo) => (repo.localPath ? [repo.localPath] : []));
   const layer = await ensurePackagesLayer(
     cache,
     lineage,
-    repositoryState(build.aptLists, localRepositories),
+    repositoryState(build.aptLists),
     async (upperDir) => {
       const peak = await runBuildPhase({ ...phase, ...keepFailed, phase: 'packages', layers: [bootstrapRoot], saveUpperDir: upperDir }).catch(onFailure);
       peakMemoryBytes = maxOf(peakMemoryBytes, peak);

@@ -59,29 +59,34 @@ export function packagesLineage(inputs: PackagesLayerInputs): string {
   return sha256(JSON.stringify({ format: FORMAT, ...inputs })).slice(0, 32);
 }
 
+/** apt's lists name a suite's release file <uri>_dists_<suite>_InRelease (or _Release), a flat repository's <uri>_._Release. */
+const RELEASE_FILE = /(?:In)?Release$/;
+
 /**
- * The repositories' state as apt saw it after the update: every index file's name and
- * content (InRelease names the Packages files it vouches for; a flat repository without
- * a Release file has only its Packages). apt links a local repository's uncompressed
- * index files instead of copying them, so those are read in the repositories themselves.
+ * The repositories' state as apt saw it after the update: the names and contents of the
+ * index files in apt's lists (local repositories' too: apt's copy: method copies them).
+ * A suite's InRelease or Release lists the hashes of its Packages files, which apt checks,
+ * so those stand for their Packages files and only index files that no Release covers (a
+ * flat repository without one) are read whole: tens of kilobytes instead of tens of
+ * megabytes, which counts under emulation.
  */
-export function repositoryState(listsDir: string, localRepositories: readonly string[]): string {
+export function repositoryState(listsDir: string): string {
+  const names = fs
+    .readdirSync(listsDir, { withFileTypes: true })
+    .filter((entry) => entry.isFile())
+    .map((entry) => entry.name)
+    .sort();
+  const releasePrefixes = names.flatMap((name) => (RELEASE_FILE.test(name) ? [name.replace(RELEASE_FILE, '')] : [])).filter((prefix) => prefix !== '');
   const hash = createHash('sha256');
-  const add = (label: string, file: string) => {
-    const stat = fs.statSync(file);
-    if (!stat.isFile()) return;
-    hash.update(`${label}\0${stat.size}\0`);
-    hash.update(fs.readFileSync(file));
-  };
-  for (const name of fs.readdirSync(listsDir).sort()) add(name, path.join(listsDir, name));
-  for (const [index, dir] of localRepositories.entries()) {
-    const indexFiles = fs.readdirSync(dir, { recursive: true, encoding: 'utf8' }).filter((name) => INDEX_FILE.test(path.basename(name)));
-    for (const name of indexFiles.sort()) add(`${index}:${name}`, path.join(dir, name));
+  for (const name of names) {
+    const covered = !RELEASE_FILE.test(name) && releasePrefixes.some((prefix) => name.startsWith(prefix));
+    if (covered || name === 'lock') continue;
+    const content = fs.readFileSync(path.join(listsDir, name));
+    hash.update(`${name}\0${content.length}\0`);
+    hash.update(content);
   }
   return hash.digest('hex').slice(0, 32);
 }
-
-const INDEX_FILE = /^(?:In)?Release$|^Packages(?:\.(?:gz|xz|bz2|lzma|lz4|zst))?$/;
 
 /**
  * Returns the packages layer for these inputs and repository state, running `make` (the

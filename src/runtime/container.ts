@@ -47,8 +47,8 @@ export async function runContainer(spec: ContainerSpec, options: RunContainerOpt
   checkOverlayPath(dirs.dir, 'the run state directory (KIWI_STATE_DIR)');
   reporter.debug(`run ${state.id}: state ${dirs.stateFile}, layers in ${dirs.dir}`, 'prepare');
   try {
-    const lower = spec.root.kind === 'image' ? dirs.lower : rootDirs(spec).join(':');
     const root = spec.root;
+    const lower = root.kind === 'image' ? dirs.lower : rootDirs(spec).join(':');
     if (root.kind === 'image') {
       await reporter.step('image', `unpack ${root.path}`, () => extractImage(root.path, dirs.lower, rootless, reporter, options.signal));
     }

@@ -4,18 +4,18 @@ import path from 'node:path';
 import { isAlive, processIdentity } from '../../common/process-identity.js';
 import { renderKiwiProfile } from '../description/kiwi-env.js';
 import type { ImageModel } from '../description/model.js';
+import { packagesLayerPaths, type BuildCachePaths } from '../paths.js';
 import { containerSourcesList } from './apt-sources.js';
 import type { DescriptionFiles } from './driver-script.js';
-import { KCONFIG } from './kconfig.js';
-import { packagesLayerPaths, type BuildCachePaths } from '../paths.js';
 import { withFileLock } from './file-lock.js';
+import { KCONFIG } from './kconfig.js';
 
 /**
  * The packages layer: the upper layer of the build's packages phase (post_bootstrap.sh, the
  * upgrade and the install) kept over its bootstrap layer, so a build whose packages would
  * come out the same skips that phase. "The same" is decided by what made it — the phase's
- * script and inputs (the lineage) — and by the repositories' state: apt's index files
- * after this build's update. A repository that publishes anything new makes a new layer,
+ * script and inputs (the lineage) — and by the repositories' state after this build's
+ * update (repositoryState). A repository that publishes anything new makes a new layer,
  * so a cached layer never holds packages older than a fresh install would.
  * FORMAT changes when kiwi changes how it makes the layer, so old layers are not reused.
  */

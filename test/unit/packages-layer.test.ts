@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { loadImageModel } from '../../src/builder/description/load.js';
 import { buildCachePaths, packagesLayerPaths } from '../../src/builder/paths.js';
 import { driverScripts } from '../../src/builder/steps/driver-script.js';
-import { ensurePackagesLayer, packagesLayerInputs, packagesLineage, repositoryState } from '../../src/builder/steps/packages-layer.js';
+import { ensurePackagesLayer, packagesLayerInputs, packagesLineage, releaseHashes, repositoryState } from '../../src/builder/steps/packages-layer.js';
 import { processIdentity } from '../../src/common/process-identity.js';
 import { tempDir } from '../fixtures/temp-dir.js';
 
@@ -44,7 +44,8 @@ describe('repository state', () => {
   it('is the release files\' names and contents, and the index files no release file covers; not the lock or partial/', () => {
     const lists = tempDir('kiwi-lists-');
     const write = (name: string, text: string) => writeFileSync(join(lists, name), text);
-    write('deb.debian.org_debian_dists_bookworm_InRelease', 'Date: Sat, 10 Jun 2023\nSHA256: abc Packages\n');
+    const release = (date: string, hash: string) => `-----BEGIN PGP SIGNED MESSAGE-----\nDate: ${date}\nValid-Until: ${date}\nSHA256:\n ${hash} 8 main/binary-amd64/Packages\n ${hash}0 9 main/binary-arm64/Packages\n-----BEGIN PGP SIGNATURE-----\n${date}\n`;
+    write('deb.debian.org_debian_dists_bookworm_InRelease', release('Sat, 10 Jun 2023', 'abc'));
     write('deb.debian.org_debian_dists_bookworm_main_binary-amd64_Packages', 'Package: less\n');
     const first = repositoryState(lists);
     mkdirSync(join(lists, 'partial'));
@@ -53,7 +54,10 @@ describe('repository state', () => {
     // The InRelease's hashes stand for its Packages files (apt checks them).
     write('deb.debian.org_debian_dists_bookworm_main_binary-amd64_Packages', 'Package: less\nVersion: 2\n');
     expect(repositoryState(lists)).toBe(first);
-    write('deb.debian.org_debian_dists_bookworm_InRelease', 'Date: Sat, 07 Oct 2023\nSHA256: def Packages\n');
+    // Re-signed with a new date, the same hashes: the same state.
+    write('deb.debian.org_debian_dists_bookworm_InRelease', release('Sat, 17 Jun 2023', 'abc'));
+    expect(repositoryState(lists)).toBe(first);
+    write('deb.debian.org_debian_dists_bookworm_InRelease', release('Sat, 07 Oct 2023', 'def'));
     const second = repositoryState(lists);
     expect(second).not.toBe(first);
     // Another suite of the same archive is not covered by bookworm's InRelease.
@@ -66,6 +70,14 @@ describe('repository state', () => {
     expect(fourth).not.toBe(third);
     write('_tmp_kiwi-repos_2-local_._Packages', 'Package: mine\nVersion: 2\n');
     expect(repositoryState(lists)).not.toBe(fourth);
+  });
+});
+
+describe('releaseHashes', () => {
+  it('is the SHA256 field of a real-looking InRelease, up to the next field', () => {
+    const text = 'Origin: Debian\nDate: Sat, 07 Oct 2023 09:33:12 UTC\nMD5Sum:\n 00 1 main/Contents-all\nSHA256:\n aa 10 main/binary-amd64/Packages\n bb 20 main/binary-amd64/Packages.xz\nAcquire-By-Hash: yes\n';
+    expect(releaseHashes(text)).toBe(' aa 10 main/binary-amd64/Packages\n bb 20 main/binary-amd64/Packages.xz\n');
+    expect(releaseHashes('Origin: x\n')).toBeUndefined();
   });
 });
 

@@ -66,9 +66,9 @@ const RELEASE_FILE = /(?:In)?Release$/;
  * The repositories' state as apt saw it after the update: the names and contents of the
  * index files in apt's lists (local repositories' too: apt's copy: method copies them).
  * A suite's InRelease or Release lists the hashes of its Packages files, which apt checks,
- * so those stand for their Packages files and only index files that no Release covers (a
- * flat repository without one) are read whole: tens of kilobytes instead of tens of
- * megabytes, which counts under emulation.
+ * so those hashes stand for their Packages files and only index files that no Release
+ * covers (a flat repository without one) are read whole: tens of kilobytes instead of
+ * tens of megabytes, which counts under emulation.
  */
 export function repositoryState(listsDir: string): string {
   const names = fs
@@ -79,13 +79,24 @@ export function repositoryState(listsDir: string): string {
   const releasePrefixes = names.flatMap((name) => (RELEASE_FILE.test(name) ? [name.replace(RELEASE_FILE, '')] : [])).filter((prefix) => prefix !== '');
   const hash = createHash('sha256');
   for (const name of names) {
-    const covered = !RELEASE_FILE.test(name) && releasePrefixes.some((prefix) => name.startsWith(prefix));
-    if (covered || name === 'lock') continue;
+    const isRelease = RELEASE_FILE.test(name);
+    if (name === 'lock' || (!isRelease && releasePrefixes.some((prefix) => name.startsWith(prefix)))) continue;
     const content = fs.readFileSync(path.join(listsDir, name));
-    hash.update(`${name}\0${content.length}\0`);
-    hash.update(content);
+    const part = isRelease ? (releaseHashes(content.toString('utf8')) ?? content) : content;
+    hash.update(`${name}\0${part.length}\0`);
+    hash.update(part);
   }
   return hash.digest('hex').slice(0, 32);
+}
+
+/**
+ * A release file's SHA256 field: the hashes of the suite's index files, without its Date,
+ * Valid-Until and signature, which change when an archive re-signs an unchanged suite
+ * (Debian's security archive does so at least weekly). Undefined when it has none.
+ */
+export function releaseHashes(text: string): string | undefined {
+  const field = /^SHA256:[ \t]*\n((?:[ \t].*\n?)+)/m.exec(text.replace(/\r\n/g, '\n'));
+  return field?.[1];
 }
 
 /**

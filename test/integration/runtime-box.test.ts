@@ -119,18 +119,21 @@ describe.skipIf(!canRun)('kiwi run --box (debian box, TCG)', () => {
   });
 
   it.each(['SIGINT', 'SIGTERM', 'SIGKILL'] as const)('%s to kiwi mid-command takes the box down; nothing is left once the next kiwi command starts', { timeout: 2 * BOOT_AND_RUN_MS }, async (signal) => {
-    const child = run(['--quiet', '--', '/bin/sh', '-c', 'echo started; sleep 300']);
+    // --debug: kiwi's steps with their times on stderr, to tell where a run that never starts stopped.
+    const child = run(['--debug', '--', '/bin/sh', '-c', 'echo started; sleep 300']);
     let output = '';
+    let steps = '';
     child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    expect(await waitFor(() => output.includes('started'), BOOT_AND_RUN_MS)).toBe(true);
+    child.stderr?.on('data', (chunk: Buffer) => (steps += chunk.toString()));
+    expect(await waitFor(() => output.includes('started'), BOOT_AND_RUN_MS), `the command never started; kiwi's stderr:\n${steps}`).toBe(true);
     expect(processesUnder(runtimeDir, /^qemu-system/)).toHaveLength(1);
     child.kill(signal);
     const stopped = await child;
     if (signal !== 'SIGKILL') expect(stopped.exitCode).toBe(signal === 'SIGINT' ? 130 : 143);
     // A SIGKILLed kiwi cannot clean up: QEMU follows it down, and the next kiwi command removes its VM directory.
-    expect(await waitFor(() => processesUnder(runtimeDir, /^qemu-system|virtiofsd/).length === 0, 10_000)).toBe(true);
+    expect(await waitFor(() => processesUnder(runtimeDir, /^qemu-system|virtiofsd/).length === 0, 10_000), `QEMU outlived kiwi by 10 s; kiwi's stderr:\n${steps}`).toBe(true);
     if (signal === 'SIGKILL') {
-      expect(vmDirsUnder(runtimeDir)).toHaveLength(1);
+      expect(vmDirsUnder(runtimeDir), steps).toHaveLength(1);
       const next = await run(['--quiet', '--', '/bin/true']);
       expect(next.exitCode, String(next.stderr)).toBe(0);
     }

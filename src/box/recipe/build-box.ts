@@ -140,9 +140,15 @@ export async function planBoxBuild(options: BoxBuildOptions): Promise<BoxBuildPl
       return outcome;
     }),
     stage('node', `Node.js ${recipe.node.version} (${recipe.node.package})`, async (output) => {
+      // A line a second at most: in a log each one stays (a chunk is 16 KiB, the tarball 50 MiB).
+      let shown = 0;
       const fetched = await fetchNodeTarball(recipe.node, work, {
         ...withSignal,
-        onProgress: (received, total) => output(`${formatBytes(received)}${total ? ` of ${formatBytes(total)}` : ''}`),
+        onProgress: (received, total) => {
+          if (Date.now() - shown < 1000 && received !== total) return;
+          shown = Date.now();
+          output(`${formatBytes(received)}${total ? ` of ${formatBytes(total)}` : ''}`);
+        },
       });
       state.nodeTarball = fetched.file;
       await removeOlder(work, 'node-', path.basename(fetched.file));

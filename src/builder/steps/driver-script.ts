@@ -26,7 +26,7 @@ export interface DescriptionFiles {
 export const CONTAINER_STEPS = {
   sources: 'apt sources, /.profile, /.kconfig, apt-get update',
   'post-bootstrap': 'post_bootstrap.sh',
-  packages: 'install the image packages',
+  packages: 'upgrade, then install the image packages',
   archives: 'archives and files of the description',
   overlay: 'root/ overlay, root.tar.gz, profile overlays',
   setup: 'timezone, locale, users and groups',
@@ -43,7 +43,7 @@ export type BuildPhase = 'update' | 'packages' | 'image';
 /**
  * The bash scripts that are the build containers' PID 1, one per phase: `update` runs apt-get
  * update over the bootstrap layer (its index files go out, the rest is thrown away);
- * `packages` runs post_bootstrap.sh and installs the packages, and its upper layer is kept
+ * `packages` runs post_bootstrap.sh, upgrades and installs the packages; its upper layer is kept
  * as the packages layer (packages-layer.ts); `image` does the rest over that layer. Each
  * step is a function run in a `set -e` subshell between markers, so the host tells steps
  * apart and knows which failed and with what code. All output goes to stdout, in order. The
@@ -74,8 +74,7 @@ export function driverScripts(model: ImageModel, files: DescriptionFiles): Recor
 
 /**
  * What every phase starts with: the container's apt sources, KIWI's script environment
- * and the index files the update phase left (the lists are in the bootstrap layer's
- * format; copied, not bound, since scripts may change them).
+ * and the index files of the update phase (copied, not bound: scripts may change them).
  */
 const ENTER = [
   `cp ${CONTAINER_INPUT}/sources.list /etc/apt/sources.list`,
@@ -94,7 +93,7 @@ function packagesSteps(model: ImageModel, files: DescriptionFiles): Step[] {
   const aptGet = `apt-get -y${noRecommends} -o APT::Keep-Downloaded-Packages=true -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold`;
   // The bootstrap layer is as old as its first build: what the repositories updated since
   // is upgraded first, so an image is as current as the repositories are.
-  const commands = [`upgrade --with-new-pkgs`, ...(install.length > 0 ? [`install ${install.map(q).join(' ')}`] : [])];
+  const commands = ['upgrade --with-new-pkgs', ...(install.length > 0 ? [`install ${install.map(q).join(' ')}`] : [])];
   const steps: Step[] = [];
   if (files.postBootstrap) steps.push(['post-bootstrap', runScript('post_bootstrap.sh')]);
   steps.push([

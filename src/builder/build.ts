@@ -46,9 +46,9 @@ export type BuildResult = BuildEvent;
 /**
  * `kiwi build`'s use case for a loaded model: bootstrap layer (cached), the root tree in
  * containers over it and the packages layer (image-root.ts), then the outputs into the
- * target dir. The build tree lives in the
- * cache's builds/ directory and is removed on every way out; the target dir only ever
- * gets the result files (written through temporary names) and build/image-root.log.
+ * target dir. The build tree lives in the cache's builds/ directory and is removed on
+ * every way out; the target dir only ever gets the result files (written through
+ * temporary names) and build/image-root.log.
  */
 export async function buildImage(options: BuildOptions): Promise<BuildResult> {
   const { model, targetDir, signal } = options;

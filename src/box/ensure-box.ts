@@ -6,7 +6,7 @@ import { formatBytes } from '../common/units.js';
 import { resolveBox, type Catalog } from './catalog.js';
 import { downloadVerified, type DownloadPolicy } from './download.js';
 import type { FetchEventHandler } from './fetch-events.js';
-import { markInUse } from './in-use.js';
+import { markInUse } from '../common/in-use.js';
 import { acquireLock } from './lock.js';
 import { parseManifest, type BoxFile, type ParsedManifest } from './manifest.js';
 import * as paths from './paths.js';

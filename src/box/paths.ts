@@ -52,4 +52,3 @@ export const stagingDir = (root: string, name: string, arch: Arch, id: string): 
 
 export const MANIFEST_FILE = 'box.json';
 export const VERIFIED_FILE = 'verified.json';
-export const IN_USE_DIR = '.in-use';

@@ -3,7 +3,7 @@ import path from 'node:path';
 import type { Arch } from '../common/arch.js';
 import { isErrno } from '../common/errors.js';
 import { readdirOrEmpty } from '../common/read-dir.js';
-import { liveUsers } from './in-use.js';
+import { liveUsers } from '../common/in-use.js';
 import { manifestSchema, type BoxManifest } from './manifest.js';
 import { currentLink, MANIFEST_FILE, VERIFIED_FILE, versionsDir } from './paths.js';
 

@@ -70,7 +70,7 @@ export async function buildImage(options: BuildOptions): Promise<BuildResult> {
   const image = path.join(targetDir, names.image);
   const packagesFile = path.join(targetDir, names.packages);
   const exported = treeExport(model, build.dir, image, compression);
-  let release = () => {};
+  let release = async (): Promise<void> => {};
   try {
     log.emit({ type: 'log', level: 'info', message: `building ${model.name} ${model.preferences.version} (${model.type.image}, ${model.arch}) from ${model.descriptionFile}` });
     const emulation = describeForeignExec(model.arch, await ensureForeignExec(model.arch, HOST_BINFMT, signal));
@@ -135,7 +135,7 @@ export async function buildImage(options: BuildOptions): Promise<BuildResult> {
       ...(compressPending ? { compressionDeferred: true } : {}),
     };
   } finally {
-    release();
+    await release();
     if (exported) fs.rmSync(exported.files.archive, { force: true });
     fs.rmSync(build.dir, { recursive: true, force: true });
     log.close();

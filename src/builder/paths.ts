@@ -9,7 +9,7 @@ import path from 'node:path';
  *   <root>/bootstrap/<key>.lock      held while one build makes the layer
  *   <root>/bootstrap/.tmp-<key>-<r>/ a layer being made; renamed to <key> when complete
  *   <root>/packages/<lineage>/<state>/upper/  a packages layer (packages-layer.ts), over its bootstrap layer
- *   <root>/packages/<lineage>/<state>/users/  one empty file per build using it, named by its process identity
+ *   <root>/packages/<lineage>/<state>/.in-use/  one empty file per build using it (common/in-use.ts)
  *   <root>/packages/<lineage>.lock   held while one build makes, takes or prunes the lineage's layers
  *   <root>/apt/archives/             downloaded .deb files, shared by every build (bound into the container)
  *   <root>/apt/lists/<key>/          apt's index files of the last build with these sources (apt-lists.ts)
@@ -56,10 +56,10 @@ export function bootstrapLayerPaths(cache: BuildCachePaths, key: string): { dir:
 }
 
 /** Paths of one packages layer by its lineage and repository state. */
-export function packagesLayerPaths(cache: BuildCachePaths, lineage: string, state: string): { lineageDir: string; lock: string; dir: string; upper: string; meta: string; users: string } {
+export function packagesLayerPaths(cache: BuildCachePaths, lineage: string, state: string): { lineageDir: string; lock: string; dir: string; upper: string; meta: string } {
   const lineageDir = path.join(cache.packagesDir, lineage);
   const dir = path.join(lineageDir, state);
-  return { lineageDir, lock: `${lineageDir}.lock`, dir, upper: path.join(dir, 'upper'), meta: path.join(dir, 'layer.json'), users: path.join(dir, 'users') };
+  return { lineageDir, lock: `${lineageDir}.lock`, dir, upper: path.join(dir, 'upper'), meta: path.join(dir, 'layer.json') };
 }
 
 /** Paths of one build's directory. */

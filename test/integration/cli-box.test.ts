@@ -3,7 +3,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { execa } from 'execa';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { markInUse } from '../../src/box/in-use.js';
+import { markInUse } from '../../src/common/in-use.js';
 import { processIdentity } from '../../src/common/process-identity.js';
 import { listTree, makeFixtureBox, tempDir, type FixtureBox } from '../fixtures/box-fixture.js';
 import { FaultServer } from '../fixtures/fault-server.js';

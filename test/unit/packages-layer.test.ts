@@ -6,6 +6,7 @@ import { loadImageModel } from '../../src/builder/description/load.js';
 import { buildCachePaths, packagesLayerPaths } from '../../src/builder/paths.js';
 import { driverScripts } from '../../src/builder/steps/driver-script.js';
 import { ensurePackagesLayer, packagesLayerInputs, packagesLineage, releaseHashes, repositoryState } from '../../src/builder/steps/packages-layer.js';
+import { IN_USE_DIR } from '../../src/common/in-use.js';
 import { processIdentity } from '../../src/common/process-identity.js';
 import { tempDir } from '../fixtures/temp-dir.js';
 
@@ -105,16 +106,16 @@ describe('ensurePackagesLayer', () => {
     // Both builds still use the first layer: a second state leaves it alone.
     const second = await ensurePackagesLayer(cache, lineage, '2'.repeat(32), async (upper) => made(upper, 'two'));
     expect(existsSync(first.upper)).toBe(true);
-    first.release();
-    again.release();
-    second.release();
+    await first.release();
+    await again.release();
+    await second.release();
     // With no user left, the next build of either state keeps only its own.
     const third = await ensurePackagesLayer(cache, lineage, '2'.repeat(32), async () => {
       throw new Error('cached');
     });
     expect(third.status).toBe('cached');
     expect(readdirSync(join(cache.packagesDir, lineage))).toEqual(['2'.repeat(32)]);
-    third.release();
+    await third.release();
     expect(readdirSync(cache.packagesDir).sort()).toEqual([lineage]);
   });
 
@@ -131,15 +132,15 @@ describe('ensurePackagesLayer', () => {
     expect(existsSync(`${join(cache.packagesDir, lineage)}.lock`)).toBe(false);
     // A layer marked by a process that has exited counts as unused.
     const old = packagesLayerPaths(cache, lineage, '0'.repeat(32));
-    mkdirSync(old.users, { recursive: true });
+    mkdirSync(join(old.dir, IN_USE_DIR), { recursive: true });
     writeFileSync(old.meta, '{}');
     const child = spawn('true');
     const pid = await new Promise<number>((done) => child.on('spawn', () => done(child.pid!)));
     const identity = processIdentity(pid) ?? `${pid}-0`;
     await new Promise((done) => child.on('exit', done));
-    writeFileSync(join(old.users, identity), '');
+    writeFileSync(join(join(old.dir, IN_USE_DIR), identity), '');
     const layer = await ensurePackagesLayer(cache, lineage, '1'.repeat(32), async (upper) => made(upper, 'one'));
     expect(existsSync(old.dir)).toBe(false);
-    layer.release();
+    await layer.release();
   });
 });

@@ -30,7 +30,7 @@ export interface ImageRootOptions {
  * are unchanged, and the image phase over both layers, whose tree the runtime archives
  * (export) or saves to build.root. `release` ends the build's use of the packages layer.
  */
-export async function prepareImageRoot(options: ImageRootOptions): Promise<{ peakMemoryBytes: number | null; release: () => void }> {
+export async function prepareImageRoot(options: ImageRootOptions): Promise<{ peakMemoryBytes: number | null; release: () => Promise<void> }> {
   const { model, cache, build, log, signal } = options;
   const aptLists = aptListsCache(cache.aptLists, model);
   const restored = await restoreAptLists(aptLists, build.aptLists, signal);
@@ -82,7 +82,7 @@ export async function prepareImageRoot(options: ImageRootOptions): Promise<{ pea
     await saveAptLists(aptLists, build.aptLists, signal);
     return { peakMemoryBytes: maxOf(peakMemoryBytes, imagePeak), release: layer.release };
   } catch (error) {
-    layer.release();
+    await layer.release();
     throw error;
   }
 }

@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { isAlive, processIdentity } from '../../common/process-identity.js';
+import { liveUsers, markInUse } from '../../common/in-use.js';
 import { renderKiwiProfile } from '../description/kiwi-env.js';
 import type { ImageModel } from '../description/model.js';
 import { packagesLayerPaths, type BuildCachePaths } from '../paths.js';
@@ -39,7 +39,7 @@ export interface PackagesLayer {
   upper: string;
   status: 'cached' | 'built';
   /** Ends this build's use of the layer (it may be pruned once no build uses it). */
-  release(): void;
+  release(): Promise<void>;
 }
 
 /** The inputs of a model's packages phase, given its bootstrap layer and script (writeBuildInputs). */
@@ -132,24 +132,20 @@ export async function ensurePackagesLayer(
         }
         status = 'built';
       }
-      const mark = path.join(layer.users, processIdentity() ?? String(process.pid));
-      fs.mkdirSync(layer.users, { recursive: true });
-      fs.writeFileSync(mark, '');
-      pruneLineage(layer.lineageDir, state);
-      return { key, upper: layer.upper, status, release: () => fs.rmSync(mark, { force: true }) };
+      const inUse = await markInUse(layer.dir);
+      await pruneLineage(layer.lineageDir, state);
+      return { key, upper: layer.upper, status, release: inUse.release };
     },
     options,
   );
 }
 
 /** Removes the lineage's other layers that no live build uses, and what killed builds left half-made (called under the lock). */
-function pruneLineage(lineageDir: string, keep: string): void {
+async function pruneLineage(lineageDir: string, keep: string): Promise<void> {
   for (const name of fs.readdirSync(lineageDir)) {
     if (name === keep) continue;
     const dir = path.join(lineageDir, name);
-    const users = path.join(dir, 'users');
-    const inUse = fs.existsSync(users) && fs.readdirSync(users).some((user) => isAlive(user));
-    if (!inUse) fs.rmSync(dir, { recursive: true, force: true });
+    if ((await liveUsers(dir)).length === 0) fs.rmSync(dir, { recursive: true, force: true });
   }
 }
 

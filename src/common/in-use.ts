@@ -1,13 +1,15 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { readdirOrEmpty } from '../common/read-dir.js';
-import { isAlive, processIdentity } from '../common/process-identity.js';
-import { IN_USE_DIR } from './paths.js';
+import { isAlive, processIdentity } from './process-identity.js';
+import { readdirOrEmpty } from './read-dir.js';
+
+/** Where a directory's in-use marks live: one empty file per user, named by its process identity. */
+export const IN_USE_DIR = '.in-use';
 
 /**
- * Marks a cached box version as used by this process (a running VM) until released, so
- * that updates, `box rm` and `box prune` leave it alone. A marker whose process died is
- * ignored and cleared.
+ * Marks a cached directory (a box version used by a running VM, a build's packages layer)
+ * as used by this process until released, so that updates, removals and pruning leave it
+ * alone. A marker whose process died is ignored and cleared.
  */
 export async function markInUse(versionDir: string): Promise<{ release(): Promise<void> }> {
   const identity = processIdentity();

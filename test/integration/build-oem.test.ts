@@ -34,6 +34,9 @@ interface BuildJson {
 
 async function buildDisk(description: string): Promise<{ target: string; json: BuildJson }> {
   const target = tempDir('kiwi-build-oem-');
+  // The packages phase must run for its initramfs to be checked: no saved packages layer
+  // (test files run one at a time, so no other build is using one).
+  fs.rmSync(path.join(CACHE, 'packages'), { recursive: true, force: true });
   const done = await runKiwi(['build', '--description', description, '--target-dir', target, '--json'], { env: { KIWI_BUILD_CACHE_DIR: CACHE } });
   expect(done.exitCode, String(done.stderr)).toBe(0);
   const json = JSON.parse(String(done.stdout).trim().split('\n').pop() ?? '') as BuildJson;

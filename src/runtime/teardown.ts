@@ -74,6 +74,11 @@ export async function cleanStaleRuns(root: string, reporter: Reporter): Promise<
     if (isErrno(error, 'ENOENT')) return 0;
     throw error;
   }
+  // A directory without a state file is what an interrupted cleanup leaves: its state went last.
+  // The state file is looked for on disk, not in `names`: a run that another process started
+  // while this one read the directory wrote its state before its directory, but a listing
+  // taken meanwhile (ext4 lists in hash order) may hold the directory and miss the file.
+  const orphans = names.filter((entry) => /^[0-9a-f]{12}$/.test(entry) && !fs.existsSync(runDirs(root, entry).stateFile));
   let cleaned = 0;
   for (const name of names.filter((entry) => entry.endsWith('.json'))) {
     const state = readRunState(path.join(root, name));
@@ -84,8 +89,7 @@ export async function cleanStaleRuns(root: string, reporter: Reporter): Promise<
     for (const problem of problems) reporter.warn(`stale run ${id}: ${problem}`, 'cleanup');
     cleaned += 1;
   }
-  // A directory without a state file is what an interrupted cleanup leaves: its state went last.
-  for (const name of names.filter((entry) => /^[0-9a-f]{12}$/.test(entry) && !names.includes(`${entry}.json`))) {
+  for (const name of orphans) {
     reporter.info(`removing orphaned run directory ${name}`, 'cleanup');
     removeTree(path.join(root, name));
     cleaned += 1;

@@ -50,7 +50,12 @@ export async function runBoxRuntime(session: SshSession, args: string[], emit: R
   await Promise.all([finished(stdout), finished(stderr)]);
   if (last?.type === 'error') throw errorFromEvent(last);
   if (last && exit.exitCode !== null) return last;
-  const how = exit.exitCode === null ? `was killed${exit.signal ? ` by ${exit.signal}` : ''}` : `exited ${exit.exitCode}`;
+  const dropped = session.connectionError();
+  const how = dropped
+    ? `lost its SSH connection (${dropped})`
+    : exit.exitCode === null
+      ? `was killed${exit.signal ? ` by ${exit.signal}` : ''}`
+      : `exited ${exit.exitCode}`;
   throw new BuildFailedError(`the box runtime ${how} without a result${stderrTail.length ? `:\n${stderrTail.slice(-5).join('\n')}` : ''}`, {
     hint: 'run with --debug for all its output; --box-console shows the box\'s console',
   });

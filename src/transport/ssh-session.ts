@@ -52,14 +52,22 @@ export class SshSession {
   private readonly waiting: (() => void)[] = [];
 
   private connected = true;
+  private dropReason: string | undefined;
 
   private constructor(private readonly client: Client) {
     client.once('close', () => (this.connected = false));
+    // After 'ready' a failure ends the connection (and with it every channel); its reason is kept for the error that follows.
+    client.on('error', (error) => (this.dropReason ??= error.message));
   }
 
   /** False once the connection has ended: closed by us, or dropped with the VM. */
   isConnected(): boolean {
     return this.connected;
+  }
+
+  /** Why the connection failed after it was ready (a keepalive timeout, a reset), if it did. */
+  connectionError(): string | undefined {
+    return this.dropReason;
   }
 
   /**
@@ -238,7 +246,7 @@ function connectOnce(target: SshTarget, expectedKey: Buffer, sock: net.Socket, r
     });
     // 'on', not 'once': QEMU accepts the TCP connection before the guest's sshd listens, and
     // ssh2 may emit several errors for one failed attempt; an unhandled one would crash kiwi.
-    // After 'ready', a dropped connection surfaces through the channels' close events.
+    // After 'ready', SshSession records the error and the channels' close events follow.
     client.on('error', (error) => {
       if (settled) return;
       settled = true;

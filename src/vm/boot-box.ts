@@ -67,9 +67,10 @@ export interface RunningBox {
   /** Where the boot's time went, in ms from bootBox's start. */
   timings: { qemuStarted: number; sshReady: number };
   /**
-   * When QEMU was killed or crashed (not stopped by shutdown(), not powered off by the guest):
-   * the error that says so, with its evidence. A dropped SSH connection is the first sign, so
-   * callers ask after an SSH operation failed or ended oddly.
+   * When QEMU was killed or crashed (not stopped by shutdown(), not powered off by the guest),
+   * or the SSH connection dropped while it ran: the error that says so, with its evidence. A
+   * dropped connection is the first sign, so callers ask after an SSH operation failed or
+   * ended oddly.
    */
   lost(): Promise<VmError | undefined>;
   shutdown(): Promise<void>;
@@ -176,7 +177,15 @@ export async function bootBox(options: BootOptions): Promise<RunningBox> {
     let stopped: Promise<void> | undefined;
     const lost = async (): Promise<VmError | undefined> => {
       const exit = machine.isAlive() && !session.isConnected() ? await Promise.race([machine.exited, sleep(EXIT_AFTER_DROP_MS, undefined, { ref: false })]) : undefined;
-      if (stopped || machine.isAlive()) return undefined;
+      if (stopped) return undefined;
+      if (machine.isAlive()) {
+        if (session.isConnected()) return undefined;
+        // The guest kept running but its SSH server or the connection went: its console may say why.
+        const reason = session.connectionError();
+        return vmFailure(machine, workdir, `the SSH connection to the box dropped${reason ? ` (${reason})` : ''} while its VM kept running`, {
+          hint: 'kiwi stopped the VM; run again',
+        });
+      }
       const ended = exit ?? (await machine.exited);
       // Exit 0 is the guest powering itself off (`poweroff` in a box shell), not a loss.
       if (ended.exitCode === 0 && !ended.signal) return undefined;

@@ -45,7 +45,7 @@ describe.skipIf(!canRun)('kiwi batch (debian box, TCG)', () => {
     const result = JSON.parse(String(done.stdout)) as { concurrency: number; builds: { name: string; status: string; result?: { image: string }; error?: { message: string; exitCode: number } }[] };
     // Two 2-vCPU VMs per two host cores: at least two at a time.
     expect(result.concurrency).toBeGreaterThanOrEqual(2);
-    expect(result.builds.map((build) => [build.name, build.status])).toEqual([['rootfs', 'built'], ['broken', 'failed'], ['container', 'built']]);
+    expect(result.builds.map((build) => [build.name, build.status]), errorsOf(result.builds)).toEqual([['rootfs', 'built'], ['broken', 'failed'], ['container', 'built']]);
     // Plain progress lines in CI logs, one task per build.
     expect(stderr).toMatch(new RegExp(`kiwi: 3 builds, ${result.concurrency} at a time`));
     // The failed build's own error (with the console's last lines when its box failed) says why if this does not match.
@@ -87,8 +87,8 @@ describe.skipIf(!canRun)('kiwi batch (debian box, TCG)', () => {
     expect(stderr).toMatch(/kiwi: 3 builds in 1 VM \(3 builds, \d+ MiB\), 1 VM at a time/);
     // One VM booted, its host steps reported to each build.
     expect(stderr.match(/booting debian \(x86_64, 9p shares, 3 builds\)/g)?.length).toBeGreaterThanOrEqual(1);
-    const result = JSON.parse(String(done.stdout)) as { builds: { name: string; status: string; result?: { image: string } }[] };
-    expect(result.builds.map((build) => [build.name, build.status])).toEqual([['rootfs', 'built'], ['broken', 'failed'], ['container', 'built']]);
+    const result = JSON.parse(String(done.stdout)) as { builds: { name: string; status: string; result?: { image: string }; error?: { message: string } }[] };
+    expect(result.builds.map((build) => [build.name, build.status]), errorsOf(result.builds)).toEqual([['rootfs', 'built'], ['broken', 'failed'], ['container', 'built']]);
     expect(String((await execa('tar', ['-tJf', result.builds[0]!.result!.image])).stdout).split('\n')).toContain('./etc/motd');
     expect(JSON.parse(String((await execa('skopeo', ['inspect', `oci-archive:${result.builds[2]!.result!.image}`])).stdout)).Architecture).toBe('amd64');
     const limit = /limit (\d+)/.exec(fs.readFileSync(path.join(work, 'out/broken/build/image-root.log'), 'utf8'))?.[1];
@@ -111,3 +111,8 @@ describe.skipIf(!canRun)('kiwi batch (debian box, TCG)', () => {
     expect(fs.existsSync(path.join(runtime, 'kiwi', 'vms'))).toBe(false);
   });
 });
+
+/** Each failed build's error, so an unexpected failure says why. */
+function errorsOf(builds: { name: string; error?: { message: string } }[]): string {
+  return builds.flatMap((build) => (build.error ? [`${build.name}: ${build.error.message}`] : [])).join('\n');
+}

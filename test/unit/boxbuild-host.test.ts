@@ -149,8 +149,9 @@ describe('box runtime protocol, host side', () => {
   });
 
   /** What the box runtime's SSH channel delivers: stdout text, stderr text, exit code. */
-  function channel(stdout: string, stderr: string, exitCode: number | null): SshSession {
+  function channel(stdout: string, stderr: string, exitCode: number | null, connectionError?: string): SshSession {
     return {
+      connectionError: () => connectionError,
       exec: async (_command: string, streams: { stdout: Writable; stderr: Writable }) => {
         // In pieces, the way the channel delivers them, the last line without its newline.
         for (let at = 0; at < stdout.length; at += 7) streams.stdout.write(stdout.slice(at, at + 7));
@@ -174,6 +175,7 @@ describe('box runtime protocol, host side', () => {
   it('fails when the runtime ends without a result, or ends with an error event', async () => {
     await expect(runBoxRuntime(channel('{"type":"step","id":"x","state":"start"}\n', 'Segmentation fault\n', 0), ['build'], () => undefined)).rejects.toThrow(/exited 0 without a result:\nSegmentation fault/);
     await expect(runBoxRuntime(channel('', '', null), ['build'], () => undefined)).rejects.toThrow(/was killed by KILL without a result/);
+    await expect(runBoxRuntime(channel('', '', null, 'Keepalive timeout'), ['build'], () => undefined)).rejects.toThrow(/lost its SSH connection \(Keepalive timeout\) without a result/);
     await expect(runBoxRuntime(channel('{"type":"error","message":"bad --type","exitCode":2}\n', '', 2), ['build'], () => undefined)).rejects.toBeInstanceOf(UsageError);
   });
 

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { processIdentity } from '../../src/common/process-identity.js';
 import type { RuntimeEvent } from '../../src/protocol/events.js';
 import { Reporter } from '../../src/runtime/reporter.js';
@@ -39,6 +39,18 @@ describe('run state and stale cleanup', () => {
     expect(await cleanStaleRuns(root, reporter)).toBe(2);
     expect(fs.readdirSync(root).sort()).toEqual([live.state.id, `${live.state.id}.json`].sort());
     expect(events).toContainEqual(expect.objectContaining({ type: 'log', message: expect.stringContaining(`cleaning stale run ${dead.state.id}`) }));
+  });
+
+  it('keeps a run that another process started while the listing was taken (its directory listed, its state file not)', async () => {
+    const starting = createRun(root, false);
+    const listing = [starting.state.id];
+    const readdir = vi.spyOn(fs, 'readdirSync').mockImplementationOnce((() => listing) as unknown as typeof fs.readdirSync);
+    try {
+      expect(await cleanStaleRuns(root, reporter)).toBe(0);
+    } finally {
+      readdir.mockRestore();
+    }
+    expect(fs.existsSync(starting.dirs.upper)).toBe(true);
   });
 
   it('has nothing to clean in a missing root', async () => {

@@ -19,6 +19,7 @@ import type { Arch } from '../common/arch.js';
  *       versions/.staging-<id>-<pid> a version being assembled (never read)
  *     .disks/<name>.<arch>/          the box's build cache disk and its VMs' overlays (vm/build-cache-disk.ts)
  *     .build/                        box recipe stages (box/recipe)
+ *     .xz-chunks/                    compressed chunks of the images that boxbuilds leave (builder/outputs/chunked-xz.ts)
  */
 export interface CachePaths {
   root: string;
@@ -36,6 +37,7 @@ export const lockFile = (root: string, name: string, arch: Arch): string =>
 
 export const partialDir = (root: string): string => path.join(root, '.partial');
 export const buildCacheDiskDir = (root: string, name: string, arch: Arch): string => path.join(root, '.disks', `${name}.${arch}`);
+export const xzChunksDir = (root: string): string => path.join(root, '.xz-chunks');
 export const partialFile = (root: string, sha256: string): string =>
   path.join(partialDir(root), `${sha256}.part`);
 export const partialMetaFile = (root: string, sha256: string): string =>

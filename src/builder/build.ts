@@ -8,8 +8,9 @@ import type { BuildEvent, RuntimeEventHandler } from '../protocol/events.js';
 import type { ResourceLimits } from '../runtime/spec.js';
 import { BuildLog } from './build-log.js';
 import type { ImageModel } from './description/model.js';
-import { resultNames } from './outputs/naming.js';
-import { CONTAINER_EXCLUDES, ROOT_EXCLUDES, type ArchiveCompression } from './outputs/root-tar.js';
+import { compressImage, describeCompression } from './outputs/compress-image.js';
+import { compressedName, resultNames } from './outputs/naming.js';
+import { CONTAINER_EXCLUDES, ROOT_EXCLUDES } from './outputs/root-tar.js';
 import { diskFirmware, writeDiskImage } from './outputs/disk-image.js';
 import { checkDiskTools } from './outputs/disk-tools.js';
 import { grubTerminals } from './outputs/grub-config.js';
@@ -32,7 +33,7 @@ export interface BuildOptions {
   cacheRoot: string;
   emit: RuntimeEventHandler;
   /** xz here (default), or deferred: the image is left a .tar for the host (a build in a box, where xz is emulated). */
-  compression?: ArchiveCompression;
+  compression?: 'xz' | 'deferred';
   /** On a failed step, keep the root tree as it was at cache/failed-root (kiwi boxbuild --box-debug). */
   keepFailedRoot?: boolean;
   /** cgroup limits of the build's container (kiwi batch --pack: its share of the box). */
@@ -60,16 +61,18 @@ export async function buildImage(options: BuildOptions): Promise<BuildResult> {
   // Before the bootstrap: a missing mke2fs or GRUB should cost milliseconds, not a build.
   if (model.type.image === 'oem') checkDiskTools(diskFirmware(model.type));
   const started = Date.now();
-  const names = resultNames(model, compression === 'xz');
+  // Archives are written as .tar and compressed last (compress-image.ts), here or by the host.
+  const names = resultNames(model, false);
   fs.mkdirSync(targetDir, { recursive: true });
   // What a killed earlier build of this image left half-written (its own cleanup never ran).
-  removeTempFiles([names.image, names.packages, names.result].map((name) => path.join(targetDir, name)), (writer) => !isAlive(writer));
+  const results = [names.image, compressedName(names.image), names.packages, names.result].map((name) => path.join(targetDir, name));
+  removeTempFiles(results, (writer) => !isAlive(writer));
   const log = new BuildLog(path.join(targetDir, names.log), options.emit);
   const cache = buildCachePaths(options.cacheRoot);
   const build = createBuildDir(cache);
   const image = path.join(targetDir, names.image);
   const packagesFile = path.join(targetDir, names.packages);
-  const exported = treeExport(model, build.dir, image, compression);
+  const exported = treeExport(model, build.dir, image);
   let release = async (): Promise<void> => {};
   try {
     log.emit({ type: 'log', level: 'info', message: `building ${model.name} ${model.preferences.version} (${model.type.image}, ${model.arch}) from ${model.descriptionFile}` });
@@ -111,17 +114,17 @@ export async function buildImage(options: BuildOptions): Promise<BuildResult> {
       } else if (kind === 'oci' || kind === 'docker') {
         const containerConfig = model.type.containerConfig;
         if (!containerConfig) throw new UsageError(`type ${kind} has no container configuration`);
-        container = await runStep(log, 'container', `${names.image} (${kind} archive${compression === 'xz' ? ', xz -T0' : ''})`, () =>
-          writeContainerArchive({ kind, layerFile: exported.files.archive, workDir: build.dir, container: containerConfig, debianArch: model.debianArch, file: image, compression, log, ...(signal ? { signal } : {}) }),
+        container = await runStep(log, 'container', `${names.image} (${kind} archive)`, () =>
+          writeContainerArchive({ kind, layerFile: exported.files.archive, workDir: build.dir, container: containerConfig, debianArch: model.debianArch, file: image, log, ...(signal ? { signal } : {}) }),
         );
       }
     }
     // A raw disk is never compressed: it stays sparse and bootable as it is.
-    const compressPending = compression === 'deferred' && model.type.image !== 'oem';
+    const compressPending = model.type.image !== 'oem';
     const seconds = Math.round((Date.now() - started) / 100) / 10;
     const buildInfo: KiwiResultJson['build'] = { bootstrapLayer: layer.key, bootstrap: layer.status, seconds, ...(container ? { references: container.references, digest: container.digest } : {}) };
     writeFileAtomic(path.join(targetDir, names.result), `${JSON.stringify(kiwiResultJson(model, { image, packages: packagesFile }, buildInfo, compressPending), null, 2)}\n`);
-    return {
+    const built: BuildResult = {
       type: 'build',
       image,
       packages: packagesFile,
@@ -134,6 +137,13 @@ export async function buildImage(options: BuildOptions): Promise<BuildResult> {
       ...(container ? { references: container.references } : {}),
       ...(compressPending ? { compressionDeferred: true } : {}),
     };
+    if (!compressPending || compression === 'deferred') return built;
+    const compressed = await runStep(log, 'compress', `${compressedName(names.image)} (xz)`, async () => {
+      const { event, stats } = await compressImage(built, cache.xzChunks, signal);
+      log.emit({ type: 'log', level: 'info', message: `xz: ${describeCompression(stats)}`, step: 'compress' });
+      return event;
+    });
+    return { ...compressed, seconds: Math.round((Date.now() - started) / 100) / 10 };
   } finally {
     await release();
     if (exported) fs.rmSync(exported.files.archive, { force: true });
@@ -147,16 +157,13 @@ export async function buildImage(options: BuildOptions): Promise<BuildResult> {
  * container's merged tree (tree-export.ts), with no copy of the tree first. A disk (oem)
  * needs the tree itself: undefined.
  */
-function treeExport(model: ImageModel, buildDir: string, image: string, compression: ArchiveCompression): { files: TreeExportFiles; argv: string[]; step: { id: string; message: string } } | undefined {
+function treeExport(model: ImageModel, buildDir: string, image: string): { files: TreeExportFiles; argv: string[]; step: { id: string; message: string } } | undefined {
   const kind = model.type.image;
   if (kind === 'oem') return undefined;
   // The tbz goes beside its final name, to be renamed; a layer into the build dir, to be wrapped.
   const files = { packages: path.join(buildDir, 'packages.dpkg'), archive: kind === 'tbz' ? tempNameFor(image) : path.join(buildDir, 'layer.tar') };
-  if (kind === 'tbz') {
-    const xz = compression === 'xz';
-    return { files, argv: treeExportArgv(files, ROOT_EXCLUDES, xz), step: { id: 'archive', message: `${path.basename(image)} (tar${xz ? ', xz -T0' : ''})` } };
-  }
-  return { files, argv: treeExportArgv(files, CONTAINER_EXCLUDES, false), step: { id: 'layer', message: 'the root tree as the image layer (tar)' } };
+  if (kind === 'tbz') return { files, argv: treeExportArgv(files, ROOT_EXCLUDES), step: { id: 'archive', message: `${path.basename(image)} (tar)` } };
+  return { files, argv: treeExportArgv(files, CONTAINER_EXCLUDES), step: { id: 'layer', message: 'the root tree as the image layer (tar)' } };
 }
 
 /** What this version cannot build, as a usage error before anything runs (also checked on the host before a box boots). */

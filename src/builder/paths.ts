@@ -16,6 +16,7 @@ import path from 'node:path';
  *   <root>/builds/<id>/              one build: owner, input/ (scripts, /.kconfig), apt-lists/, root/ (the image tree)
  *   <root>/runs/                     the runtime's state of the build containers (their upper layers)
  *   <root>/failed-root/              the last failed build's tree, when the build was asked to keep it
+ *   <root>/xz-chunks/                compressed chunks of the images built here (outputs/chunked-xz.ts)
  *
  * <root> is $KIWI_BUILD_CACHE_DIR, else /var/cache/kiwi as root, else the user's cache.
  */
@@ -34,6 +35,7 @@ export interface BuildCachePaths {
   buildsDir: string;
   runsDir: string;
   failedRoot: string;
+  xzChunks: string;
 }
 
 export function buildCachePaths(root: string): BuildCachePaths {
@@ -46,6 +48,7 @@ export function buildCachePaths(root: string): BuildCachePaths {
     buildsDir: path.join(root, 'builds'),
     runsDir: path.join(root, 'runs'),
     failedRoot: path.join(root, 'failed-root'),
+    xzChunks: path.join(root, 'xz-chunks'),
   };
 }
 

@@ -23,7 +23,7 @@ export function registerBuild(program: Command): void {
         '  [--kiwi-file NAME] [--set-repo URI,...] [--add-repo URI,TYPE,ALIAS,...] [--add-package P]',
         '  [--delete-package P] [--signing-key FILE] [--target-arch x86_64|aarch64]',
         '',
-        'Caches: $KIWI_BUILD_CACHE_DIR (default /var/cache/kiwi): bootstrap layers and downloaded packages.',
+        'Caches: $KIWI_BUILD_CACHE_DIR (default /var/cache/kiwi): bootstrap and packages layers, downloaded packages, compressed image chunks.',
         'Results in the target dir: NAME.ARCH-VERSION.tar.xz (tbz) or .oci.tar.xz / .docker.tar.xz,',
         'NAME.ARCH-VERSION.packages, kiwi.result.json, and the log build/image-root.log.',
         '',

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import { buildArgsToArgv, type BuildArgs } from '../builder/build-args.js';
 import type { ImageModel } from '../builder/description/model.js';
+import { compressImage, describeCompression } from '../builder/outputs/compress-image.js';
 import { resultNames } from '../builder/outputs/naming.js';
 import { buildCachePaths } from '../builder/paths.js';
 import { BuildFailedError } from '../common/errors.js';
@@ -8,10 +9,11 @@ import { shellQuote } from '../common/shell-quote.js';
 import type { BuildEvent, RuntimeEvent, RuntimeEventHandler } from '../protocol/events.js';
 import { timedStep } from '../protocol/timed-step.js';
 import { boxBuildArgv } from '../runtime/box-build-command.js';
+import { xzChunksDir } from '../box/paths.js';
 import { bootBox, type BootOptions, type RunningBox } from '../vm/boot-box.js';
 import { acquireBuildCacheDisk, BOX_BUILD_CACHE_DIR, mountBuildCacheScript, unmountBuildCacheScript } from '../vm/build-cache-disk.js';
 import { runBoxRuntime, uploadRuntime } from './box-runtime-client.js';
-import { compressDeferredImage, removeBuildLeftovers } from './finish-image.js';
+import { removeBuildLeftovers } from './finish-image.js';
 import { runtimeBundlePath } from './runtime-bundle.js';
 import { boxBuildShares } from './same-path-shares.js';
 
@@ -114,7 +116,7 @@ export async function buildPackInBox(job: BoxPackJob): Promise<PromiseSettledRes
     await box.shutdown();
     const outcomes: PromiseSettledResult<BuildEvent>[] = [];
     for (const [index, build] of builds.entries()) {
-      const finished = await finishBuild(build, ran[index]!, names[index]!.image, started, signal).then(
+      const finished = await finishBuild(build, ran[index]!, { imageName: names[index]!.image, chunkCache: xzChunksDir(job.boot.cacheRoot), started }, signal).then(
         (value) => ({ status: 'fulfilled' as const, value }),
         (reason: unknown) => ({ status: 'rejected' as const, reason }),
       );
@@ -148,13 +150,25 @@ function shareInput(build: BoxBuild) {
 }
 
 /** A build's runtime outcome made final: its image compressed on the host, or its failure. */
-async function finishBuild(build: BoxBuild, ran: PromiseSettledResult<RuntimeEvent>, imageName: string, started: number, signal?: AbortSignal): Promise<BuildEvent> {
+async function finishBuild(
+  build: BoxBuild,
+  ran: PromiseSettledResult<RuntimeEvent>,
+  how: { imageName: string; chunkCache: string; started: number },
+  signal?: AbortSignal,
+): Promise<BuildEvent> {
   if (ran.status === 'rejected') throw ran.reason;
   const last = ran.value;
   if (last.type !== 'build') throw new BuildFailedError(`the box runtime ended with a ${last.type} event instead of a build result`);
   // A raw disk comes back as it is (sparse and bootable); archives are compressed here.
-  const finished = last.compressionDeferred ? await timedStep(build.emit, 'compress', `${imageName} (xz -T0 on this machine)`, () => compressDeferredImage(last, signal)) : last;
+  let finished: BuildEvent = last;
+  if (last.compressionDeferred) {
+    finished = await timedStep(build.emit, 'compress', `${how.imageName} (xz on this machine)`, async () => {
+      const { event, stats } = await compressImage(last, how.chunkCache, signal);
+      build.emit({ type: 'log', level: 'info', message: `xz: ${describeCompression(stats)}`, step: 'compress' });
+      return event;
+    });
+  }
   // The whole boxbuild's time (kiwi.result.json keeps the build's own, in the box).
-  return { ...finished, seconds: Math.round((Date.now() - started) / 100) / 10 };
+  return { ...finished, seconds: Math.round((Date.now() - how.started) / 100) / 10 };
 }
 

@@ -9,7 +9,8 @@ import type { SshSession } from '../../src/transport/ssh-session.js';
 import type { Writable } from 'node:stream';
 import type { RuntimeEvent } from '../../src/protocol/events.js';
 import { boxBuildShares, containerShares } from '../../src/schedule/same-path-shares.js';
-import { compressDeferredImage, removeBuildLeftovers } from '../../src/schedule/finish-image.js';
+import { compressImage } from '../../src/builder/outputs/compress-image.js';
+import { removeBuildLeftovers } from '../../src/schedule/finish-image.js';
 import { runtimeBundlePath } from '../../src/schedule/runtime-bundle.js';
 import { boxBuildArgv, parseBoxBuildArgv } from '../../src/runtime/box-build-command.js';
 import { parseContainerSpec } from '../../src/runtime/spec-json.js';
@@ -113,7 +114,8 @@ describe('deferred compression of a box build\'s image', () => {
 
   it('xz-compresses the .tar into its final name, removes the .tar and points kiwi.result.json at it', async () => {
     const dir = tempDir();
-    const finished = await compressDeferredImage(boxResult(dir));
+    const { event: finished, stats } = await compressImage(boxResult(dir), tempDir());
+    expect(stats).toMatchObject({ chunks: 1, reused: 0 });
     expect(finished.image).toBe(path.join(dir, 'debian-minimal.x86_64-1.0.0.tar.xz'));
     expect(finished.compressionDeferred).toBeUndefined();
     expect(finished.sizeBytes).toBe(fs.statSync(finished.image).size);

@@ -5,7 +5,6 @@ import type { BuildLog } from '../build-log.js';
 import type { ContainerConfig } from '../description/model.js';
 import { runLogged } from '../steps/run-logged.js';
 import { creationTime, imageReferences, ociImageConfig } from './oci-config.js';
-import { archiveArgv, type ArchiveCompression } from './root-tar.js';
 import { tempNameFor } from './write-atomic.js';
 
 const MEDIA = {
@@ -24,9 +23,8 @@ export interface ContainerArchiveInput {
   workDir: string;
   container: ContainerConfig;
   debianArch: string;
-  /** The result file, NAME.ARCH-VERSION.{oci,docker}.tar.xz (.tar when compression is deferred). */
+  /** The result file, NAME.ARCH-VERSION.{oci,docker}.tar (compress-image.ts makes it .tar.xz). */
   file: string;
-  compression: ArchiveCompression;
   log: BuildLog;
   signal?: AbortSignal;
 }
@@ -35,7 +33,7 @@ export interface ContainerArchiveInput {
  * The container results. oci: an OCI image layout (oci-layout, index.json, blobs/sha256)
  * with one layer, the config from `<containerconfig>` and the reference name:tag, as
  * KIWI's skopeo copy to oci-archive writes it. docker: `docker save`'s format
- * (manifest.json with every RepoTag, config, layer.tar). Both tarred and xz-compressed.
+ * (manifest.json with every RepoTag, config, layer.tar). Both tarred.
  */
 export async function writeContainerArchive(input: ContainerArchiveInput): Promise<{ references: string[]; digest: string }> {
   const { log, workDir } = input;
@@ -87,7 +85,7 @@ export async function writeContainerArchive(input: ContainerArchiveInput): Promi
   }
   const temp = tempNameFor(input.file);
   try {
-    await runLogged(archiveArgv(['tar', '--create', '--file=-', `--directory=${layout}`, '--numeric-owner', '--owner=0', '--group=0', '--sort=name', ...members], temp, input.compression), { log, step: 'container', ...signal });
+    await runLogged(['tar', '--create', `--file=${temp}`, `--directory=${layout}`, '--numeric-owner', '--owner=0', '--group=0', '--sort=name', ...members], { log, step: 'container', ...signal });
     fs.renameSync(temp, input.file);
   } finally {
     fs.rmSync(temp, { force: true });

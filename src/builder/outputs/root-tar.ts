@@ -1,7 +1,9 @@
 /**
  * tar's argv for a root tree: numeric owners, modes, links, all xattrs (security.capability
- * included), names sorted for a stable archive, entries "./...". `excludes` are patterns
- * as tar takes them, e.g. "./tmp/*".
+ * included), entries "./...". `excludes` are patterns as tar takes them, e.g. "./tmp/*".
+ * The same tree gives the same bytes, which the chunk cache of the compression relies on
+ * (chunked-xz.ts): names sorted, and no access or change times in the pax headers (--xattrs
+ * makes a pax archive, whose headers would carry them; reading a file changes its atime).
  */
 export function rootTarArgv(rootDir: string, excludes: readonly string[]): string[] {
   return [
@@ -13,6 +15,7 @@ export function rootTarArgv(rootDir: string, excludes: readonly string[]): strin
     '--xattrs',
     '--xattrs-include=*',
     '--sort=name',
+    '--pax-option=delete=atime,delete=ctime',
     ...excludes.map((pattern) => `--exclude=${pattern}`),
     '.',
   ];
@@ -23,20 +26,3 @@ export const ROOT_EXCLUDES = ['./image', './.kconfig', './.profile', './run/*', 
 
 /** Containers also leave out the kernel's file systems' contents (kiwi/container/oci.py). */
 export const CONTAINER_EXCLUDES = [...ROOT_EXCLUDES, './dev/*', './sys/*', './proc/*'];
-
-/** `bash -c` that pipes argv's output through `xz -T0` into $1, failing if either fails. */
-export function xzPipeArgv(argv: readonly string[], output: string): string[] {
-  return ['bash', '-o', 'pipefail', '-c', '"${@:2}" | xz -T0 -c > "$1"', 'kiwi-xz', output, ...argv];
-}
-
-/** `bash -c` that writes argv's output into $1 as it is. */
-export function writeOutputArgv(argv: readonly string[], output: string): string[] {
-  return ['bash', '-c', '"${@:2}" > "$1"', 'kiwi-write', output, ...argv];
-}
-
-/** How an image archive is written: xz on all cores, or plain tar for the host to compress. */
-export type ArchiveCompression = 'xz' | 'deferred';
-
-export function archiveArgv(argv: readonly string[], output: string, compression: ArchiveCompression): string[] {
-  return compression === 'xz' ? xzPipeArgv(argv, output) : writeOutputArgv(argv, output);
-}

@@ -6,7 +6,7 @@ import { rootTarArgv } from './root-tar.js';
 export interface TreeExportFiles {
   /** dpkg-query's output (packages-list.ts formats it). */
   packages: string;
-  /** The tar of the tree, xz-compressed if asked. */
+  /** The tar of the tree. */
   archive: string;
 }
 
@@ -18,8 +18,8 @@ export const BUILD_LEFTOVER_EXCLUDES = ['./var/cache/apt/archives/*.deb', './var
  * root, mounted read-only, as its working directory, it writes the package list and the
  * tar of the tree, so the tree is read once and never copied to disk first.
  */
-export function treeExportArgv(files: TreeExportFiles, excludes: readonly string[], xz: boolean): string[] {
+export function treeExportArgv(files: TreeExportFiles, excludes: readonly string[]): string[] {
   const tar = shellQuote(rootTarArgv('.', [...excludes, ...BUILD_LEFTOVER_EXCLUDES]));
-  const script = [`${shellQuote(dpkgQueryArgv('.'))} > "$1"`, `${tar}${xz ? ' | xz -T0 -c' : ''} > "$2"`].join('\n');
+  const script = [`${shellQuote(dpkgQueryArgv('.'))} > "$1"`, `${tar} > "$2"`].join('\n');
   return ['bash', '-e', '-o', 'pipefail', '-c', script, 'kiwi-export', files.packages, files.archive];
 }

@@ -1,0 +1,153 @@
+import { createHash, randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { execa } from 'execa';
+import { BuildFailedError, isErrno } from '../../common/errors.js';
+import { readdirOrEmpty } from '../../common/read-dir.js';
+import { CHUNK_SIZES, fileChunks, type ChunkSizes } from './content-chunks.js';
+
+/**
+ * xz of an image archive as a series of .xz streams, one per content-defined chunk
+ * (content-chunks.ts), each compressed once and kept in a cache named by the sha256 of its
+ * bytes. A rebuild whose tar differs from the last one in a few files (config.sh's, the
+ * users', apt's caches) recompresses only the chunks around them: at xz's default level the
+ * compression is most of a warm build. Concatenated streams are a valid .xz file (the
+ * format defines it; xz, tar -J, Python's lzma and Go's xz read them), at a size cost of a
+ * few percent against one stream, since no chunk refers back into another.
+ *
+ *   <cacheDir>/<2 hex>/<sha256>.xz   one compressed chunk, written by rename
+ */
+export interface ChunkedXzOptions {
+  cacheDir: string;
+  /** xz processes at once (each single-threaded); default: the machine's cores. */
+  jobs?: number;
+  /** The cache is cut back to this size, least recently used first, after each archive. */
+  maxCacheBytes?: number;
+  /** Tests cut small chunks; archives use CHUNK_SIZES. */
+  chunkSizes?: ChunkSizes;
+  signal?: AbortSignal;
+}
+
+export interface ChunkedXzStats {
+  chunks: number;
+  /** Chunks taken from the cache. */
+  reused: number;
+  inputBytes: number;
+  outputBytes: number;
+}
+
+/** xz's default level, as KIWI compresses. */
+const LEVEL = '-6';
+const DEFAULT_MAX_CACHE_BYTES = 2 * 1024 ** 3;
+/** A chunk being written by a process that died is removed after this long. */
+const STALE_TEMP_MS = 60 * 60_000;
+const XZ_HEADER_MAGIC = Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]);
+const XZ_FOOTER_MAGIC = Buffer.from('YZ');
+
+/** Compresses `input` into `output` (written in place: callers give a temporary name). */
+export async function compressChunked(input: string, output: string, options: ChunkedXzOptions): Promise<ChunkedXzStats> {
+  const jobs = Math.max(1, options.jobs ?? os.availableParallelism());
+  const stats: ChunkedXzStats = { chunks: 0, reused: 0, inputBytes: 0, outputBytes: 0 };
+  const out = fs.openSync(output, 'w');
+  // Compressed in parallel, written in order: at most `jobs` chunks in flight.
+  const inFlight: Promise<{ bytes: Buffer; reused: boolean }>[] = [];
+  const writeNext = async (): Promise<void> => {
+    const { bytes, reused } = await inFlight.shift()!;
+    fs.writeSync(out, bytes);
+    stats.outputBytes += bytes.length;
+    if (reused) stats.reused += 1;
+  };
+  try {
+    for await (const chunk of fileChunks(input, options.chunkSizes ?? CHUNK_SIZES)) {
+      options.signal?.throwIfAborted();
+      stats.chunks += 1;
+      stats.inputBytes += chunk.length;
+      const compressed = compressedChunk(chunk, options.cacheDir, options.signal);
+      // Awaited in turn below; until then a failure must not count as unhandled.
+      compressed.catch(() => undefined);
+      inFlight.push(compressed);
+      if (inFlight.length >= jobs) await writeNext();
+    }
+    while (inFlight.length > 0) await writeNext();
+  } catch (error) {
+    await Promise.allSettled(inFlight);
+    throw error;
+  } finally {
+    fs.closeSync(out);
+  }
+  await pruneChunkCache(options.cacheDir, options.maxCacheBytes ?? DEFAULT_MAX_CACHE_BYTES);
+  return stats;
+}
+
+/** One chunk's .xz stream: from the cache (marked as used), else made by xz and cached. */
+async function compressedChunk(chunk: Buffer, cacheDir: string, signal?: AbortSignal): Promise<{ bytes: Buffer; reused: boolean }> {
+  const key = createHash('sha256').update(chunk).digest('hex');
+  const file = path.join(cacheDir, key.slice(0, 2), `${key}.xz`);
+  const cached = readCachedChunk(file);
+  if (cached) return { bytes: cached, reused: true };
+  const xz = await execa('xz', [LEVEL, '-T1', '-c'], { input: chunk, encoding: 'buffer', stripFinalNewline: false, reject: false, maxBuffer: 2 * chunk.length + (1 << 20), ...(signal ? { cancelSignal: signal } : {}) });
+  if (xz.failed) {
+    signal?.throwIfAborted();
+    throw new BuildFailedError(`xz failed: ${Buffer.from(xz.stderr).toString().trim() || xz.shortMessage}`, { hint: 'xz must be installed on this machine (xz-utils)' });
+  }
+  const bytes = Buffer.from(xz.stdout);
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  const temp = `${file}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`;
+  try {
+    fs.writeFileSync(temp, bytes);
+    fs.renameSync(temp, file);
+  } finally {
+    fs.rmSync(temp, { force: true });
+  }
+  return { bytes, reused: false };
+}
+
+/**
+ * A cached chunk, or undefined when there is none or it is not a whole .xz stream (a damaged
+ * file is recompressed and replaced). Its time is set to now: the cache is pruned by it.
+ */
+function readCachedChunk(file: string): Buffer | undefined {
+  let bytes: Buffer;
+  try {
+    bytes = fs.readFileSync(file);
+  } catch (error) {
+    if (isErrno(error, 'ENOENT')) return undefined;
+    throw error;
+  }
+  if (!bytes.subarray(0, XZ_HEADER_MAGIC.length).equals(XZ_HEADER_MAGIC) || !bytes.subarray(-XZ_FOOTER_MAGIC.length).equals(XZ_FOOTER_MAGIC)) return undefined;
+  const now = new Date();
+  fs.utimesSync(file, now, now);
+  return bytes;
+}
+
+/**
+ * Cuts the cache back to 3/4 of `maxBytes` once it holds more, least recently used first,
+ * and removes temporary files that dead writers left. Another build may be reading a chunk
+ * removed here: it finds none and compresses it again.
+ */
+export async function pruneChunkCache(cacheDir: string, maxBytes: number, now = Date.now()): Promise<void> {
+  const entries: { file: string; size: number; usedMs: number }[] = [];
+  let total = 0;
+  for (const sub of await readdirOrEmpty(cacheDir)) {
+    for (const name of await readdirOrEmpty(path.join(cacheDir, sub))) {
+      const file = path.join(cacheDir, sub, name);
+      const stat = fs.statSync(file, { throwIfNoEntry: false });
+      if (!stat) continue;
+      if (name.endsWith('.tmp')) {
+        if (now - stat.mtimeMs > STALE_TEMP_MS) fs.rmSync(file, { force: true });
+        continue;
+      }
+      entries.push({ file, size: stat.size, usedMs: stat.mtimeMs });
+      total += stat.size;
+    }
+  }
+  if (total <= maxBytes) return;
+  entries.sort((a, b) => a.usedMs - b.usedMs);
+  for (const entry of entries) {
+    if (total <= (maxBytes * 3) / 4) break;
+    fs.rmSync(entry.file, { force: true });
+    total -= entry.size;
+  }
+}
+

@@ -1,0 +1,40 @@
+import fs from 'node:fs';
+import type { BuildEvent } from '../../protocol/events.js';
+import { compressChunked, type ChunkedXzStats } from './chunked-xz.js';
+import { compressedName } from './naming.js';
+import type { KiwiResultJson } from './result-file.js';
+import { tempNameFor, writeFileAtomic } from './write-atomic.js';
+
+/**
+ * The last step of an archive build: its uncompressed .tar becomes the .tar.xz users get,
+ * through the chunk cache (chunked-xz.ts) on this machine's cores. A build in a box leaves
+ * the .tar for the host (xz under emulation would be the slowest step of a build); a native
+ * build does the same, so both share one path. kiwi.result.json is updated to the new name.
+ */
+export async function compressImage(result: BuildEvent, cacheDir: string, signal?: AbortSignal): Promise<{ event: BuildEvent; stats: ChunkedXzStats }> {
+  const image = compressedName(result.image);
+  const temp = tempNameFor(image);
+  let stats: ChunkedXzStats;
+  try {
+    stats = await compressChunked(result.image, temp, { cacheDir, ...(signal ? { signal } : {}) });
+    fs.renameSync(temp, image);
+  } finally {
+    fs.rmSync(temp, { force: true });
+  }
+  fs.rmSync(result.image, { force: true });
+  const resultJson = JSON.parse(fs.readFileSync(result.result, 'utf8')) as KiwiResultJson;
+  for (const file of Object.values(resultJson.result_files)) {
+    if (file.filename === result.image) Object.assign(file, { filename: image, compress: false });
+  }
+  writeFileAtomic(result.result, `${JSON.stringify(resultJson, null, 2)}\n`);
+  const event: BuildEvent = { ...result, image, sizeBytes: fs.statSync(image).size };
+  delete event.compressionDeferred;
+  return { event, stats };
+}
+
+/** What the compress step says about its work, e.g. "18 of 41 chunks (37 of 197 MiB) compressed, the rest from the cache". */
+export function describeCompression(stats: ChunkedXzStats): string {
+  const mib = (bytes: number): number => Math.round(bytes / 1024 ** 2);
+  const made = stats.chunks - stats.reused;
+  return `${made} of ${stats.chunks} chunks compressed, ${stats.reused} from the cache; ${mib(stats.inputBytes)} MiB → ${mib(stats.outputBytes)} MiB`;
+}

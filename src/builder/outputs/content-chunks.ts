@@ -1,0 +1,73 @@
+import { createHash } from 'node:crypto';
+import fs from 'node:fs/promises';
+
+/**
+ * Content-defined chunking: a file cut where a rolling hash of its last bytes meets a
+ * condition, so a cut depends only on nearby content. Two archives of mostly the same tree
+ * then share most chunks even where bytes were inserted or removed between them, and each
+ * chunk can be compressed once (chunked-xz.ts). The hash is a gear hash and the cut rule
+ * FastCDC's normalized one: each byte shifts the 32-bit state left and adds a random value
+ * for the byte (so only the last 32 bytes count), and a cut needs more zero bits before the
+ * average size than after it, which keeps chunks near the average.
+ */
+export interface ChunkSizes {
+  /** No cut before this many bytes. */
+  min: number;
+  /** Where the cut rule turns from hard to easy. */
+  average: number;
+  /** A cut here if the hash never met the rule (long runs of zeros). */
+  max: number;
+  /** Zero bits the hash needs for a cut before `average`, and after it. */
+  hardBits: number;
+  easyBits: number;
+}
+
+/**
+ * About 5 MiB on average. Smaller chunks recompress less after a change, larger ones
+ * compress better: see bench/RESULTS.md (bench/build). Changing these moves every cut, so
+ * nothing in the cache is found again.
+ */
+export const CHUNK_SIZES: ChunkSizes = { min: 2 << 20, average: 6 << 20, max: 16 << 20, hardBits: 23, easyBits: 19 };
+
+/** The gear table: fixed for all time, since cuts (and the cache's keys) derive from it. */
+const GEAR = new Int32Array(256).map((_, byte) => createHash('sha256').update(`kiwi-gear-${byte}`).digest().readInt32LE(0));
+
+/** The gear hash's state depends on the last 32 bytes only; starting this far before `min` gives the same state as hashing from the chunk's start. */
+const WARM_UP = 64;
+
+/** Where the chunk at the start of `data` ends, or undefined if `data` has no cut (too short, or no match before max). */
+export function findCut(data: Uint8Array, sizes: ChunkSizes = CHUNK_SIZES): number | undefined {
+  const hard = 2 ** sizes.hardBits - 1;
+  const easy = 2 ** sizes.easyBits - 1;
+  const end = Math.min(data.length, sizes.max);
+  let hash = 0;
+  for (let at = Math.max(0, sizes.min - WARM_UP); at < end; at++) {
+    hash = ((hash << 1) + GEAR[data[at]!]!) | 0;
+    if (at >= sizes.min && (hash & (at < sizes.average ? hard : easy)) === 0) return at + 1;
+  }
+  return data.length >= sizes.max ? sizes.max : undefined;
+}
+
+/** The file's chunks in order, each its own copy, read in pieces into one buffer of max bytes. */
+export async function* fileChunks(file: string, sizes: ChunkSizes = CHUNK_SIZES): AsyncGenerator<Buffer> {
+  const handle = await fs.open(file, 'r');
+  try {
+    const buffer = Buffer.allocUnsafe(sizes.max);
+    let filled = 0;
+    let ended = false;
+    for (;;) {
+      while (!ended && filled < sizes.max) {
+        const { bytesRead } = await handle.read(buffer, filled, sizes.max - filled, null);
+        if (bytesRead === 0) ended = true;
+        filled += bytesRead;
+      }
+      if (filled === 0) return;
+      const cut = findCut(buffer.subarray(0, filled), sizes) ?? filled;
+      yield Buffer.from(buffer.subarray(0, cut));
+      buffer.copyWithin(0, cut, filled);
+      filled -= cut;
+    }
+  } finally {
+    await handle.close();
+  }
+}

@@ -1,0 +1,150 @@
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { execa } from 'execa';
+import { describe, expect, it } from 'vitest';
+import { compressChunked, pruneChunkCache } from '../../src/builder/outputs/chunked-xz.js';
+import { fileChunks, findCut, type ChunkSizes } from '../../src/builder/outputs/content-chunks.js';
+import { tempDir } from '../fixtures/temp-dir.js';
+
+const SMALL: ChunkSizes = { min: 64 << 10, average: 128 << 10, max: 512 << 10, hardBits: 18, easyBits: 15 };
+
+/** Compressible bytes that do not repeat: numbered lines with a hash each. */
+function textBytes(lines: number, seed = 'a'): Buffer {
+  const parts: string[] = [];
+  for (let line = 0; line < lines; line++) parts.push(`${line} ${createHash('md5').update(`${seed}${line}`).digest('hex').slice(0, 12)} some words of a file in a tree\n`);
+  return Buffer.from(parts.join(''));
+}
+
+async function chunksOf(file: string, sizes = SMALL): Promise<Buffer[]> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of fileChunks(file, sizes)) chunks.push(chunk);
+  return chunks;
+}
+
+const hashOf = (data: Uint8Array): string => createHash('sha256').update(data).digest('hex');
+
+/** The sha256 of what `xz -dc` makes of the file (compared as hashes: toEqual on megabytes is slow). */
+async function decompressed(file: string): Promise<string> {
+  return hashOf((await execa('xz', ['-dc', file], { encoding: 'buffer', stripFinalNewline: false })).stdout);
+}
+
+describe('content-defined chunks', () => {
+  it('cut the file into pieces within min and max that join back into it', async () => {
+    const dir = tempDir();
+    const data = textBytes(40_000);
+    fs.writeFileSync(path.join(dir, 'f'), data);
+    const chunks = await chunksOf(path.join(dir, 'f'));
+    expect(Buffer.concat(chunks).equals(data)).toBe(true);
+    expect(chunks.length).toBeGreaterThan(8);
+    for (const chunk of chunks.slice(0, -1)) {
+      expect(chunk.length).toBeGreaterThanOrEqual(SMALL.min);
+      expect(chunk.length).toBeLessThanOrEqual(SMALL.max);
+    }
+  });
+
+  it('cut the same content the same way after bytes are inserted before it', async () => {
+    const dir = tempDir();
+    const data = textBytes(40_000);
+    const changed = Buffer.concat([data.subarray(0, 50_000), Buffer.from('an inserted line\n'), data.subarray(50_000)]);
+    fs.writeFileSync(path.join(dir, 'a'), data);
+    fs.writeFileSync(path.join(dir, 'b'), changed);
+    const before = new Set((await chunksOf(path.join(dir, 'a'))).map(hashOf));
+    const after = (await chunksOf(path.join(dir, 'b'))).map(hashOf);
+    const shared = after.filter((hash) => before.has(hash)).length;
+    // Only the chunks around the insertion differ.
+    expect(shared).toBeGreaterThanOrEqual(after.length - 3);
+  });
+
+  it('cut at max where the hash never matches (zeros)', () => {
+    expect(findCut(new Uint8Array(SMALL.max * 2), SMALL)).toBe(SMALL.max);
+    expect(findCut(new Uint8Array(SMALL.min), SMALL)).toBeUndefined();
+  });
+});
+
+describe('chunked xz', () => {
+  it('writes a valid .xz of the input, and compresses again only the chunks that changed', async () => {
+    const dir = tempDir();
+    const cacheDir = path.join(dir, 'cache');
+    const data = textBytes(40_000);
+    fs.writeFileSync(path.join(dir, 'in'), data);
+    const first = await compressChunked(path.join(dir, 'in'), path.join(dir, 'out1.xz'), { cacheDir, chunkSizes: SMALL });
+    expect(first.reused).toBe(0);
+    expect(first.chunks).toBeGreaterThan(8);
+    expect(first.inputBytes).toBe(data.length);
+    expect(first.outputBytes).toBe(fs.statSync(path.join(dir, 'out1.xz')).size);
+    expect(await decompressed(path.join(dir, 'out1.xz'))).toBe(hashOf(data));
+
+    const again = await compressChunked(path.join(dir, 'in'), path.join(dir, 'out2.xz'), { cacheDir, chunkSizes: SMALL });
+    expect(again.reused).toBe(again.chunks);
+    expect(fs.readFileSync(path.join(dir, 'out2.xz')).equals(fs.readFileSync(path.join(dir, 'out1.xz')))).toBe(true);
+
+    const changed = Buffer.from(data);
+    changed.write('CHANGED', 200_000);
+    fs.writeFileSync(path.join(dir, 'in'), changed);
+    const rebuilt = await compressChunked(path.join(dir, 'in'), path.join(dir, 'out3.xz'), { cacheDir, chunkSizes: SMALL });
+    expect(rebuilt.reused).toBe(rebuilt.chunks - 1);
+    expect(await decompressed(path.join(dir, 'out3.xz'))).toBe(hashOf(changed));
+  });
+
+  it('gives a tar.xz that tar lists and xz tests', async () => {
+    const dir = tempDir();
+    fs.mkdirSync(path.join(dir, 'tree/etc'), { recursive: true });
+    for (let file = 0; file < 40; file++) fs.writeFileSync(path.join(dir, 'tree/etc', `file${file}`), textBytes(500, String(file)));
+    await execa('tar', ['-cf', path.join(dir, 'tree.tar'), '-C', path.join(dir, 'tree'), '.']);
+    await compressChunked(path.join(dir, 'tree.tar'), path.join(dir, 'tree.tar.xz'), { cacheDir: path.join(dir, 'cache'), chunkSizes: SMALL });
+    await execa('xz', ['-t', path.join(dir, 'tree.tar.xz')]);
+    expect(String((await execa('tar', ['-tJf', path.join(dir, 'tree.tar.xz')])).stdout).split('\n')).toContain('./etc/file39');
+  });
+
+  it('compresses again a cached chunk that is not a whole .xz stream', async () => {
+    const dir = tempDir();
+    const cacheDir = path.join(dir, 'cache');
+    fs.writeFileSync(path.join(dir, 'in'), textBytes(5_000));
+    await compressChunked(path.join(dir, 'in'), path.join(dir, 'out.xz'), { cacheDir, chunkSizes: SMALL });
+    const [sub] = fs.readdirSync(cacheDir);
+    const [name] = fs.readdirSync(path.join(cacheDir, sub!));
+    const cached = path.join(cacheDir, sub!, name!);
+    fs.truncateSync(cached, 100);
+    const again = await compressChunked(path.join(dir, 'in'), path.join(dir, 'out.xz'), { cacheDir, chunkSizes: SMALL });
+    expect(again.reused).toBe(again.chunks - 1);
+    await execa('xz', ['-t', path.join(dir, 'out.xz')]);
+    expect(fs.statSync(cached).size).toBeGreaterThan(100);
+  });
+
+  it('fails with xz\'s error and leaves no temporary chunk', async () => {
+    const dir = tempDir();
+    fs.writeFileSync(path.join(dir, 'in'), textBytes(5_000));
+    const controller = new AbortController();
+    controller.abort(new Error('stopped'));
+    await expect(compressChunked(path.join(dir, 'in'), path.join(dir, 'out.xz'), { cacheDir: path.join(dir, 'cache'), chunkSizes: SMALL, signal: controller.signal })).rejects.toThrow('stopped');
+    const left = fs.existsSync(path.join(dir, 'cache')) ? fs.readdirSync(path.join(dir, 'cache'), { recursive: true }).map(String) : [];
+    expect(left.filter((name) => name.endsWith('.tmp'))).toEqual([]);
+  });
+});
+
+describe('chunk cache pruning', () => {
+  it('cuts the cache to 3/4 of its limit, least recently used first, and removes stale temporary files', async () => {
+    const dir = tempDir();
+    const now = Date.now();
+    fs.mkdirSync(path.join(dir, 'ab'));
+    fs.mkdirSync(path.join(dir, 'cd'));
+    const put = (name: string, ageMs: number): string => {
+      const file = path.join(dir, name);
+      fs.writeFileSync(file, Buffer.alloc(1000));
+      const time = new Date(now - ageMs);
+      fs.utimesSync(file, time, time);
+      return file;
+    };
+    const oldest = put('ab/1.xz', 5000);
+    const older = put('cd/2.xz', 4000);
+    const newer = put('ab/3.xz', 3000);
+    const newest = put('cd/4.xz', 1000);
+    const staleTemp = put('ab/5.xz.1-x.tmp', 2 * 3_600_000);
+    const liveTemp = put('cd/6.xz.2-y.tmp', 1000);
+    await pruneChunkCache(dir, 3500, now);
+    expect([oldest, older, newer, newest, staleTemp, liveTemp].map((file) => fs.existsSync(file))).toEqual([false, false, true, true, false, true]);
+    await pruneChunkCache(dir, 3500, now);
+    expect(fs.existsSync(newer)).toBe(true);
+  });
+});

@@ -8,7 +8,7 @@ import type { BuildEvent, RuntimeEventHandler } from '../protocol/events.js';
 import type { ResourceLimits } from '../runtime/spec.js';
 import { BuildLog } from './build-log.js';
 import type { ImageModel } from './description/model.js';
-import { compressImage, describeCompression } from './outputs/compress-image.js';
+import { compressImage, describeCompression, removeUncompressedImage } from './outputs/compress-image.js';
 import { compressedName, resultNames } from './outputs/naming.js';
 import { CONTAINER_EXCLUDES, ROOT_EXCLUDES } from './outputs/root-tar.js';
 import { diskFirmware, writeDiskImage } from './outputs/disk-image.js';
@@ -67,6 +67,7 @@ export async function buildImage(options: BuildOptions): Promise<BuildResult> {
   // What a killed earlier build of this image left half-written (its own cleanup never ran).
   const results = [names.image, compressedName(names.image), names.packages, names.result].map((name) => path.join(targetDir, name));
   removeTempFiles(results, (writer) => !isAlive(writer));
+  if (compression === 'xz') removeUncompressedImage(targetDir, names);
   const log = new BuildLog(path.join(targetDir, names.log), options.emit);
   const cache = buildCachePaths(options.cacheRoot);
   const build = createBuildDir(cache);
@@ -142,6 +143,9 @@ export async function buildImage(options: BuildOptions): Promise<BuildResult> {
       const { event, stats } = await compressImage(built, cache.xzChunks, signal);
       log.emit({ type: 'log', level: 'info', message: `xz: ${describeCompression(stats)}`, step: 'compress' });
       return event;
+    }).catch((error: unknown) => {
+      removeUncompressedImage(targetDir, names);
+      throw error;
     });
     return { ...compressed, seconds: Math.round((Date.now() - started) / 100) / 10 };
   } finally {

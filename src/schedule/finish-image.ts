@@ -1,7 +1,6 @@
-import fs from 'node:fs';
 import path from 'node:path';
+import { removeUncompressedImage } from '../builder/outputs/compress-image.js';
 import { compressedName, type ResultNames } from '../builder/outputs/naming.js';
-import type { KiwiResultJson } from '../builder/outputs/result-file.js';
 import { removeTempFiles } from '../builder/outputs/write-atomic.js';
 
 /**
@@ -14,14 +13,5 @@ export function removeBuildLeftovers(targetDir: string, names: ResultNames): voi
   const results = [uncompressed, path.join(targetDir, compressedName(names.image)), path.join(targetDir, names.packages), path.join(targetDir, names.result)];
   // Whatever pid wrote them: the box that did is gone.
   removeTempFiles(results, () => true);
-  if (uncompressed.endsWith('.tar') && fs.existsSync(uncompressed)) {
-    fs.rmSync(uncompressed, { force: true });
-    const resultFile = path.join(targetDir, names.result);
-    try {
-      const json = JSON.parse(fs.readFileSync(resultFile, 'utf8')) as KiwiResultJson;
-      if (Object.values(json.result_files).some((file) => file.filename === uncompressed)) fs.rmSync(resultFile, { force: true });
-    } catch {
-      // No result file, or not kiwi's: leave it.
-    }
-  }
+  removeUncompressedImage(targetDir, names);
 }

@@ -1,7 +1,8 @@
 import fs from 'node:fs';
+import path from 'node:path';
 import type { BuildEvent } from '../../protocol/events.js';
 import { compressChunked, type ChunkedXzStats } from './chunked-xz.js';
-import { compressedName } from './naming.js';
+import { compressedName, type ResultNames } from './naming.js';
 import type { KiwiResultJson } from './result-file.js';
 import { tempNameFor, writeFileAtomic } from './write-atomic.js';
 
@@ -37,4 +38,22 @@ export function describeCompression(stats: ChunkedXzStats): string {
   const mib = (bytes: number): number => Math.round(bytes / 1024 ** 2);
   const made = stats.chunks - stats.reused;
   return `${made} of ${stats.chunks} chunks compressed, ${stats.reused} from the cache; ${mib(stats.inputBytes)} MiB → ${mib(stats.outputBytes)} MiB`;
+}
+
+/**
+ * The uncompressed image of a build that ended before its compression did (failed, or
+ * killed), with the kiwi.result.json that points at it. An earlier build's compressed image
+ * and unrelated files stay.
+ */
+export function removeUncompressedImage(targetDir: string, names: ResultNames): void {
+  const uncompressed = path.join(targetDir, names.image);
+  if (!uncompressed.endsWith('.tar') || !fs.existsSync(uncompressed)) return;
+  fs.rmSync(uncompressed, { force: true });
+  const resultFile = path.join(targetDir, names.result);
+  try {
+    const json = JSON.parse(fs.readFileSync(resultFile, 'utf8')) as KiwiResultJson;
+    if (Object.values(json.result_files).some((file) => file.filename === uncompressed)) fs.rmSync(resultFile, { force: true });
+  } catch {
+    // No result file, or not kiwi's: leave it.
+  }
 }

@@ -12,7 +12,7 @@ import { boxBuildArgv } from '../runtime/box-build-command.js';
 import { xzChunksDir } from '../box/paths.js';
 import { bootBox, type BootOptions, type RunningBox } from '../vm/boot-box.js';
 import { acquireBuildCacheDisk, BOX_BUILD_CACHE_DIR, mountBuildCacheScript, unmountBuildCacheScript } from '../vm/build-cache-disk.js';
-import { runBoxRuntime, uploadRuntime } from './box-runtime-client.js';
+import { runBoxRuntime, uploadRuntime, withConsoleTail } from './box-runtime-client.js';
 import { removeBuildLeftovers } from './finish-image.js';
 import { runtimeBundlePath } from './runtime-bundle.js';
 import { boxBuildShares } from './same-path-shares.js';
@@ -98,7 +98,11 @@ export async function buildPackInBox(job: BoxPackJob): Promise<PromiseSettledRes
     });
     const ran = await Promise.allSettled(
       builds.map((build) =>
-        runBoxRuntime(box.session, boxBuildArgv({ keepFailedRoot: Boolean(job.debugBox), memoryMaxBytes: build.memoryMaxBytes }, buildArgsToArgv(build.args)), build.emit),
+        runBoxRuntime(box.session, boxBuildArgv({ keepFailedRoot: Boolean(job.debugBox), memoryMaxBytes: build.memoryMaxBytes }, buildArgsToArgv(build.args)), build.emit).catch(
+          async (error: unknown) => {
+            throw await withConsoleTail(error, () => box.machine.consoleTail());
+          },
+        ),
       ),
     );
     signal?.throwIfAborted();

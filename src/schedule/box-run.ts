@@ -4,7 +4,7 @@ import { BuildFailedError } from '../common/errors.js';
 import type { ResultEvent, RuntimeEventHandler } from '../protocol/events.js';
 import type { ContainerSpec } from '../runtime/spec.js';
 import { bootBox, type BootOptions, type RunningBox } from '../vm/boot-box.js';
-import { runBoxRuntime, uploadRuntime } from './box-runtime-client.js';
+import { runBoxRuntime, uploadRuntime, withConsoleTail } from './box-runtime-client.js';
 import { runtimeBundlePath } from './runtime-bundle.js';
 import { containerShares } from './same-path-shares.js';
 
@@ -40,7 +40,8 @@ export async function runInBox(job: BoxRunJob): Promise<ResultEvent> {
     return last;
   } catch (error) {
     if (signal?.aborted) throw signal.reason;
-    throw (await running?.lost()) ?? error;
+    const box = running;
+    throw (await box?.lost()) ?? (box ? await withConsoleTail(error, () => box.machine.consoleTail()) : error);
   } finally {
     signal?.removeEventListener('abort', stopOnAbort);
     await running?.shutdown().catch(() => undefined);

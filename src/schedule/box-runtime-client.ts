@@ -56,9 +56,19 @@ export async function runBoxRuntime(session: SshSession, args: string[], emit: R
     : exit.exitCode === null
       ? `was killed${exit.signal ? ` by ${exit.signal}` : ''}`
       : `exited ${exit.exitCode}`;
-  throw new BuildFailedError(`the box runtime ${how} without a result${stderrTail.length ? `:\n${stderrTail.slice(-5).join('\n')}` : ''}`, {
+  throw new RuntimeVanishedError(`the box runtime ${how} without a result${stderrTail.length ? `:\n${stderrTail.slice(-5).join('\n')}` : ''}`, {
     hint: 'run with --debug for all its output; --box-console shows the box\'s console',
   });
+}
+
+/** The box runtime ended without its last event: killed, or its SSH channel or connection went. */
+export class RuntimeVanishedError extends BuildFailedError {}
+
+/** A RuntimeVanishedError with the box console's last lines (the kernel's errors, an OOM kill); other errors as they are. */
+export async function withConsoleTail(error: unknown, consoleTail: () => Promise<string>): Promise<unknown> {
+  if (!(error instanceof RuntimeVanishedError)) return error;
+  const tail = await consoleTail();
+  return new RuntimeVanishedError(`${error.message}\n${tail ? `console (last lines):\n${tail}` : 'console: nothing printed'}`, { ...(error.hint ? { hint: error.hint } : {}), cause: error });
 }
 
 /** The host-side error for a runtime's error event: same message, hint and exit code. */

@@ -3,8 +3,8 @@ import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { compressedName, resultNames } from '../../src/builder/outputs/naming.js';
-import { UsageError } from '../../src/common/errors.js';
-import { errorFromEvent, runBoxRuntime } from '../../src/schedule/box-runtime-client.js';
+import { BuildFailedError, UsageError } from '../../src/common/errors.js';
+import { errorFromEvent, runBoxRuntime, withConsoleTail } from '../../src/schedule/box-runtime-client.js';
 import type { SshSession } from '../../src/transport/ssh-session.js';
 import type { Writable } from 'node:stream';
 import type { RuntimeEvent } from '../../src/protocol/events.js';
@@ -179,6 +179,15 @@ describe('box runtime protocol, host side', () => {
     await expect(runBoxRuntime(channel('', '', null), ['build'], () => undefined)).rejects.toThrow(/was killed by KILL without a result/);
     await expect(runBoxRuntime(channel('', '', null, 'Keepalive timeout'), ['build'], () => undefined)).rejects.toThrow(/lost its SSH connection \(Keepalive timeout\) without a result/);
     await expect(runBoxRuntime(channel('{"type":"error","message":"bad --type","exitCode":2}\n', '', 2), ['build'], () => undefined)).rejects.toBeInstanceOf(UsageError);
+  });
+
+  it('adds the box console\'s last lines to a runtime that vanished, and leaves other errors as they are', async () => {
+    const vanished = await runBoxRuntime(channel('', '', null), ['build'], () => undefined).catch((error: unknown) => error);
+    const shown = (await withConsoleTail(vanished, async () => 'Out of memory: Killed process 42 (node)')) as Error;
+    expect(shown.message).toMatch(/was killed by KILL without a result\nconsole \(last lines\):\nOut of memory: Killed process 42/);
+    expect(shown).toBeInstanceOf(BuildFailedError);
+    const usage = new UsageError('bad --type');
+    expect(await withConsoleTail(usage, async () => 'anything')).toBe(usage);
   });
 
   it('finds the runtime bundle in the package\'s dist/ from any module inside the package', () => {

@@ -42,15 +42,20 @@ const LEVEL = '-6';
 const DEFAULT_MAX_CACHE_BYTES = 2 * 1024 ** 3;
 /** A chunk being written by a process that died is removed after this long. */
 const STALE_TEMP_MS = 60 * 60_000;
+/** Chunks in flight per xz process: at the 16 MiB maximum chunk, 64 MiB of input per core. */
+const WINDOW_PER_JOB = 4;
 const XZ_HEADER_MAGIC = Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]);
 const XZ_FOOTER_MAGIC = Buffer.from('YZ');
 
 /** Compresses `input` into `output` (written in place: callers give a temporary name). */
 export async function compressChunked(input: string, output: string, options: ChunkedXzOptions): Promise<ChunkedXzStats> {
   const jobs = Math.max(1, options.jobs ?? os.availableParallelism());
+  const xzSlots = new Slots(jobs);
   const stats: ChunkedXzStats = { chunks: 0, reused: 0, inputBytes: 0, outputBytes: 0 };
   const out = fs.openSync(output, 'w');
-  // Compressed in parallel, written in order: at most `jobs` chunks in flight.
+  // Compressed in parallel, written in order. Up to `jobs` xz processes at once, and a window
+  // of chunks larger than that, so chunks to compress a few cached ones apart still overlap.
+  const window = jobs * WINDOW_PER_JOB;
   const inFlight: Promise<{ bytes: Buffer; reused: boolean }>[] = [];
   const writeNext = async (): Promise<void> => {
     const { bytes, reused } = await inFlight.shift()!;
@@ -63,11 +68,11 @@ export async function compressChunked(input: string, output: string, options: Ch
       options.signal?.throwIfAborted();
       stats.chunks += 1;
       stats.inputBytes += chunk.length;
-      const compressed = compressedChunk(chunk, options.cacheDir, options.signal);
+      const compressed = compressedChunk(chunk, options.cacheDir, xzSlots, options.signal);
       // Awaited in turn below; until then a failure must not count as unhandled.
       compressed.catch(() => undefined);
       inFlight.push(compressed);
-      if (inFlight.length >= jobs) await writeNext();
+      if (inFlight.length >= window) await writeNext();
     }
     while (inFlight.length > 0) await writeNext();
   } catch (error) {
@@ -81,12 +86,14 @@ export async function compressChunked(input: string, output: string, options: Ch
 }
 
 /** One chunk's .xz stream: from the cache (marked as used), else made by xz and cached. */
-async function compressedChunk(chunk: Buffer, cacheDir: string, signal?: AbortSignal): Promise<{ bytes: Buffer; reused: boolean }> {
+async function compressedChunk(chunk: Buffer, cacheDir: string, xzSlots: Slots, signal?: AbortSignal): Promise<{ bytes: Buffer; reused: boolean }> {
   const key = createHash('sha256').update(chunk).digest('hex');
   const file = path.join(cacheDir, key.slice(0, 2), `${key}.xz`);
   const cached = readCachedChunk(file);
   if (cached) return { bytes: cached, reused: true };
-  const xz = await execa('xz', [LEVEL, '-T1', '-c'], { input: chunk, encoding: 'buffer', stripFinalNewline: false, reject: false, maxBuffer: 2 * chunk.length + (1 << 20), ...(signal ? { cancelSignal: signal } : {}) });
+  const xz = await xzSlots.run(() =>
+    execa('xz', [LEVEL, '-T1', '-c'], { input: chunk, encoding: 'buffer', stripFinalNewline: false, reject: false, maxBuffer: 2 * chunk.length + (1 << 20), ...(signal ? { cancelSignal: signal } : {}) }),
+  );
   if (xz.failed) {
     signal?.throwIfAborted();
     throw new BuildFailedError(`xz failed: ${Buffer.from(xz.stderr).toString().trim() || xz.shortMessage}`, { hint: 'xz must be installed on this machine (xz-utils)' });
@@ -151,3 +158,25 @@ export async function pruneChunkCache(cacheDir: string, maxBytes: number, now = 
   }
 }
 
+
+/** At most `size` tasks at once; the others wait their turn. */
+class Slots {
+  private free: number;
+  private readonly waiting: (() => void)[] = [];
+
+  constructor(size: number) {
+    this.free = size;
+  }
+
+  async run<T>(task: () => Promise<T>): Promise<T> {
+    if (this.free === 0) await new Promise<void>((resolve) => this.waiting.push(resolve));
+    else this.free -= 1;
+    try {
+      return await task();
+    } finally {
+      const next = this.waiting.shift();
+      if (next) next();
+      else this.free += 1;
+    }
+  }
+}

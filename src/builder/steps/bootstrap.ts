@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { hostArch } from '../../common/arch.js';
@@ -7,6 +6,7 @@ import type { ImageModel } from '../description/model.js';
 import { bootstrapLayerPaths, type BuildCachePaths } from '../paths.js';
 import { bootstrapInputs, bootstrapKey, mmdebstrapArgv } from './bootstrap-plan.js';
 import { withFileLock } from './file-lock.js';
+import { makeLayerDir } from './layer-dir.js';
 import { runLogged } from './run-logged.js';
 
 export interface BootstrapLayer {
@@ -19,8 +19,7 @@ export interface BootstrapLayer {
 
 /**
  * Returns the bootstrap layer for the model, making it with mmdebstrap when the cache has
- * none. Made in a temporary directory and renamed into place when complete, under a lock,
- * so two builds at once make it once and nobody ever sees half a layer.
+ * none: whole or not at all (makeLayerDir), under a lock, so two builds at once make it once.
  */
 export async function ensureBootstrapLayer(model: ImageModel, cache: BuildCachePaths, log: BuildLog, signal?: AbortSignal): Promise<BootstrapLayer> {
   const inputs = bootstrapInputs(model);
@@ -33,17 +32,9 @@ export async function ensureBootstrapLayer(model: ImageModel, cache: BuildCacheP
     async () => {
       // Another build may have made it while this one waited.
       if (fs.existsSync(layer.meta)) return { key, root: layer.root, status: 'cached' as const };
-      const temp = path.join(cache.bootstrapDir, `.tmp-${key}-${randomBytes(4).toString('hex')}`);
-      fs.mkdirSync(temp, { recursive: true });
-      try {
-        const tempRoot = path.join(temp, 'root');
-        await runLogged(mmdebstrapArgv(inputs, tempRoot, { foreign: model.arch !== hostArch() }), { log, step: 'bootstrap', ...(signal ? { signal } : {}) });
-        fs.writeFileSync(path.join(temp, 'layer.json'), `${JSON.stringify({ key, inputs, createdAt: new Date().toISOString() }, null, 2)}\n`);
-        fs.rmSync(layer.dir, { recursive: true, force: true });
-        fs.renameSync(temp, layer.dir);
-      } finally {
-        fs.rmSync(temp, { recursive: true, force: true });
-      }
+      await makeLayerDir(layer.dir, key, { key, inputs, createdAt: new Date().toISOString() }, async (temp) => {
+        await runLogged(mmdebstrapArgv(inputs, path.join(temp, 'root'), { foreign: model.arch !== hostArch() }), { log, step: 'bootstrap', ...(signal ? { signal } : {}) });
+      });
       return { key, root: layer.root, status: 'built' as const };
     },
     { ...(signal ? { signal } : {}), onWait: (owner) => log.emit({ type: 'log', level: 'info', message: `waiting for another build (${owner}) making bootstrap layer ${key}`, step: 'bootstrap' }) },

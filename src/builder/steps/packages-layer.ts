@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { liveUsers, markInUse } from '../../common/in-use.js';
@@ -9,6 +9,7 @@ import { containerSourcesList } from './apt-sources.js';
 import type { DescriptionFiles } from './driver-script.js';
 import { withFileLock } from './file-lock.js';
 import { KCONFIG } from './kconfig.js';
+import { makeLayerDir } from './layer-dir.js';
 
 /**
  * The packages layer: the upper layer of the build's packages phase (post_bootstrap.sh, the
@@ -102,7 +103,7 @@ export function releaseHashes(text: string): string | undefined {
 /**
  * Returns the packages layer for these inputs and repository state, running `make` (the
  * packages phase, saving its upper layer to the directory it is given) when the cache has
- * none. Made in a temporary directory and renamed into place, under the lineage's lock,
+ * none. Made whole or not at all (makeLayerDir), under the lineage's lock,
  * which also guards the marks of the builds using a layer: a new layer replaces the
  * lineage's older ones that no live build uses, so the cache keeps one per lineage.
  */
@@ -121,15 +122,7 @@ export async function ensurePackagesLayer(
     async () => {
       let status: PackagesLayer['status'] = 'cached';
       if (!fs.existsSync(layer.meta)) {
-        const temp = path.join(layer.lineageDir, `.tmp-${state}-${randomBytes(4).toString('hex')}`);
-        fs.mkdirSync(temp);
-        try {
-          await make(path.join(temp, 'upper'));
-          fs.writeFileSync(path.join(temp, 'layer.json'), `${JSON.stringify({ key, createdAt: new Date().toISOString() }, null, 2)}\n`);
-          fs.renameSync(temp, layer.dir);
-        } finally {
-          fs.rmSync(temp, { recursive: true, force: true });
-        }
+        await makeLayerDir(layer.dir, state, { key, createdAt: new Date().toISOString() }, (temp) => make(path.join(temp, 'upper')));
         status = 'built';
       }
       const inUse = await markInUse(layer.dir);

@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import { xzChunksDir } from '../box/paths.js';
 import { buildArgsToArgv, type BuildArgs } from '../builder/build-args.js';
 import type { ImageModel } from '../builder/description/model.js';
 import { compressImage, describeCompression } from '../builder/outputs/compress-image.js';
@@ -9,7 +10,6 @@ import { shellQuote } from '../common/shell-quote.js';
 import type { BuildEvent, RuntimeEvent, RuntimeEventHandler } from '../protocol/events.js';
 import { timedStep } from '../protocol/timed-step.js';
 import { boxBuildArgv } from '../runtime/box-build-command.js';
-import { xzChunksDir } from '../box/paths.js';
 import { bootBox, type BootOptions, type RunningBox } from '../vm/boot-box.js';
 import { acquireBuildCacheDisk, BOX_BUILD_CACHE_DIR, mountBuildCacheScript, unmountBuildCacheScript } from '../vm/build-cache-disk.js';
 import { runBoxRuntime, uploadRuntime, withConsoleTail } from './box-runtime-client.js';

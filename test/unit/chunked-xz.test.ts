@@ -124,7 +124,7 @@ describe('chunked xz', () => {
 });
 
 describe('chunk cache pruning', () => {
-  it('cuts the cache to 3/4 of its limit, least recently used first, and removes stale temporary files', async () => {
+  it('cuts the cache to 3/4 of its limit, least recently used first, and removes stale temporary files, nothing else', async () => {
     const dir = tempDir();
     const now = Date.now();
     fs.mkdirSync(path.join(dir, 'ab'));
@@ -142,8 +142,9 @@ describe('chunk cache pruning', () => {
     const newest = put('cd/4.xz', 1000);
     const staleTemp = put('ab/5.xz.1-x.tmp', 2 * 3_600_000);
     const liveTemp = put('cd/6.xz.2-y.tmp', 1000);
+    const stray = put('notes.txt', 9000);
     await pruneChunkCache(dir, 3500, now);
-    expect([oldest, older, newer, newest, staleTemp, liveTemp].map((file) => fs.existsSync(file))).toEqual([false, false, true, true, false, true]);
+    expect([oldest, older, newer, newest, staleTemp, liveTemp, stray].map((file) => fs.existsSync(file))).toEqual([false, false, true, true, false, true, true]);
     await pruneChunkCache(dir, 3500, now);
     expect(fs.existsSync(newer)).toBe(true);
   });

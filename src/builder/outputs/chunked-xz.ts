@@ -136,7 +136,8 @@ function readCachedChunk(file: string): Buffer | undefined {
 export async function pruneChunkCache(cacheDir: string, maxBytes: number, now = Date.now()): Promise<void> {
   const entries: { file: string; size: number; usedMs: number }[] = [];
   let total = 0;
-  for (const sub of await readdirOrEmpty(cacheDir)) {
+  // Only kiwi's <2 hex> directories: anything else someone left there is not the cache's.
+  for (const sub of (await readdirOrEmpty(cacheDir)).filter((name) => /^[0-9a-f]{2}$/.test(name))) {
     for (const name of await readdirOrEmpty(path.join(cacheDir, sub))) {
       const file = path.join(cacheDir, sub, name);
       const stat = fs.statSync(file, { throwIfNoEntry: false });

@@ -33,7 +33,7 @@ export async function compressImage(result: BuildEvent, cacheDir: string, signal
   return { event, stats };
 }
 
-/** What the compress step says about its work, e.g. "18 of 41 chunks (37 of 197 MiB) compressed, the rest from the cache". */
+/** What the compress step says about its work, e.g. "3 of 41 chunks compressed, 38 from the cache; 190 MiB → 38 MiB". */
 export function describeCompression(stats: ChunkedXzStats): string {
   const mib = (bytes: number): number => Math.round(bytes / 1024 ** 2);
   const made = stats.chunks - stats.reused;

@@ -3,6 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Readable, Writable } from 'node:stream';
 import ssh2, { type Client, type ClientChannel, type SFTPWrapper } from 'ssh2';
 import { EnvironmentError } from '../common/errors.js';
+import { Slots } from '../common/slots.js';
 import { publicKeyBlob } from './ssh-keys.js';
 
 export interface SshTarget {
@@ -48,8 +49,7 @@ const MAX_CONCURRENT_EXECS = 8;
 /** One SSH connection to a box: exec with streaming, one shared SFTP channel. */
 export class SshSession {
   private sftpChannel: Promise<SFTPWrapper> | undefined;
-  private running = 0;
-  private readonly waiting: (() => void)[] = [];
+  private readonly execSlots = new Slots(MAX_CONCURRENT_EXECS);
 
   private connected = true;
   private dropReason: string | undefined;
@@ -106,14 +106,13 @@ export class SshSession {
   }
 
   /** Runs a command; resolves with its exit status once its channel closes. */
-  async exec(command: string, options: ExecOptions = {}): Promise<ExecResult> {
-    await this.acquireSlot();
-    try {
+  exec(command: string, options: ExecOptions = {}): Promise<ExecResult> {
+    return this.execSlots.run(async () => {
       const channel = await new Promise<ClientChannel>((resolve, reject) => {
         const execOptions = { ...(options.pty ? { pty: options.pty } : {}), ...(options.env ? { env: options.env } : {}) };
         this.client.exec(command, execOptions, (error, stream) => (error ? reject(error) : resolve(stream)));
       });
-      return await new Promise<ExecResult>((resolve, reject) => {
+      return new Promise<ExecResult>((resolve, reject) => {
         let result: ExecResult = { exitCode: null, signal: null };
         channel.on('exit', (code: number | null, signal?: string) => {
           result = { exitCode: code ?? null, signal: signal ?? null };
@@ -127,9 +126,7 @@ export class SshSession {
         if (options.stdin) options.stdin.pipe(channel);
         else channel.end();
       });
-    } finally {
-      this.releaseSlot();
-    }
+    });
   }
 
   /** The connection's one SFTP channel, opened on first use. */
@@ -148,16 +145,6 @@ export class SshSession {
 
   close(): void {
     this.client.end();
-  }
-
-  private async acquireSlot(): Promise<void> {
-    if (this.running >= MAX_CONCURRENT_EXECS) await new Promise<void>((resolve) => this.waiting.push(resolve));
-    this.running += 1;
-  }
-
-  private releaseSlot(): void {
-    this.running -= 1;
-    this.waiting.shift()?.();
   }
 }
 

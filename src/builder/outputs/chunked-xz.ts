@@ -5,6 +5,7 @@ import path from 'node:path';
 import { execa } from 'execa';
 import { BuildFailedError, isErrno } from '../../common/errors.js';
 import { readdirOrEmpty } from '../../common/read-dir.js';
+import { Slots } from '../../common/slots.js';
 import { CHUNK_SIZES, fileChunks, type ChunkSizes } from './content-chunks.js';
 
 /**
@@ -156,28 +157,5 @@ export async function pruneChunkCache(cacheDir: string, maxBytes: number, now = 
     if (total <= (maxBytes * 3) / 4) break;
     fs.rmSync(entry.file, { force: true });
     total -= entry.size;
-  }
-}
-
-
-/** At most `size` tasks at once; the others wait their turn. */
-class Slots {
-  private free: number;
-  private readonly waiting: (() => void)[] = [];
-
-  constructor(size: number) {
-    this.free = size;
-  }
-
-  async run<T>(task: () => Promise<T>): Promise<T> {
-    if (this.free === 0) await new Promise<void>((resolve) => this.waiting.push(resolve));
-    else this.free -= 1;
-    try {
-      return await task();
-    } finally {
-      const next = this.waiting.shift();
-      if (next) next();
-      else this.free += 1;
-    }
   }
 }

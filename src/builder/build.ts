@@ -4,6 +4,7 @@ import path from 'node:path';
 import { describeForeignExec, ensureForeignExec, HOST_BINFMT } from '../common/binfmt.js';
 import { EnvironmentError, UsageError } from '../common/errors.js';
 import { isAlive, processIdentity } from '../common/process-identity.js';
+import { secondsSince } from '../common/units.js';
 import type { BuildEvent, RuntimeEventHandler } from '../protocol/events.js';
 import type { ResourceLimits } from '../runtime/spec.js';
 import { BuildLog } from './build-log.js';
@@ -122,7 +123,7 @@ export async function buildImage(options: BuildOptions): Promise<BuildResult> {
     }
     // A raw disk is never compressed: it stays sparse and bootable as it is.
     const compressPending = model.type.image !== 'oem';
-    const seconds = Math.round((Date.now() - started) / 100) / 10;
+    const seconds = secondsSince(started);
     const buildInfo: KiwiResultJson['build'] = { bootstrapLayer: layer.key, bootstrap: layer.status, seconds, ...(container ? { references: container.references, digest: container.digest } : {}) };
     writeFileAtomic(path.join(targetDir, names.result), `${JSON.stringify(kiwiResultJson(model, { image, packages: packagesFile }, buildInfo, compressPending), null, 2)}\n`);
     const built: BuildResult = {
@@ -147,7 +148,7 @@ export async function buildImage(options: BuildOptions): Promise<BuildResult> {
       removeUncompressedImage(targetDir, names);
       throw error;
     });
-    return { ...compressed, seconds: Math.round((Date.now() - started) / 100) / 10 };
+    return { ...compressed, seconds: secondsSince(started) };
   } finally {
     await release();
     if (exported) fs.rmSync(exported.files.archive, { force: true });

@@ -24,6 +24,11 @@ export function formatDuration(seconds: number): string {
   return `${minutes}m${String(whole % 60).padStart(2, '0')}s`;
 }
 
+/** Seconds since `startedMs` (a Date.now()), to a tenth: a build's time as results report it. */
+export function secondsSince(startedMs: number, nowMs = Date.now()): number {
+  return Math.round((nowMs - startedMs) / 100) / 10;
+}
+
 /**
  * Sizes as docker/podman write them: K, M, G, T are powers of 1024 (an optional "i", "B" or
  * "iB" is accepted), a bare number is bytes.

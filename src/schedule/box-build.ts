@@ -7,6 +7,7 @@ import { resultNames } from '../builder/outputs/naming.js';
 import { buildCachePaths } from '../builder/paths.js';
 import { BuildFailedError } from '../common/errors.js';
 import { shellQuote } from '../common/shell-quote.js';
+import { secondsSince } from '../common/units.js';
 import type { BuildEvent, RuntimeEvent, RuntimeEventHandler } from '../protocol/events.js';
 import { timedStep } from '../protocol/timed-step.js';
 import { boxBuildArgv } from '../runtime/box-build-command.js';
@@ -173,6 +174,6 @@ async function finishBuild(
     });
   }
   // The whole boxbuild's time (kiwi.result.json keeps the build's own, in the box).
-  return { ...finished, seconds: Math.round((Date.now() - how.started) / 100) / 10 };
+  return { ...finished, seconds: secondsSince(how.started) };
 }
 

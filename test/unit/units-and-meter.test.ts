@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseArch } from '../../src/common/arch.js';
-import { formatBytes, formatDuration } from '../../src/common/units.js';
+import { formatBytes, formatDuration, secondsSince } from '../../src/common/units.js';
 import { TransferMeter } from '../../src/ui/transfer-meter.js';
 
 describe('formatting', () => {
@@ -16,6 +16,11 @@ describe('formatting', () => {
     expect(formatDuration(42)).toBe('42s');
     expect(formatDuration(65)).toBe('1m05s');
     expect(formatDuration(Infinity)).toBe('?');
+  });
+
+  it('gives the seconds since a start to a tenth', () => {
+    expect(secondsSince(1_000, 43_460)).toBe(42.5);
+    expect(secondsSince(1_000, 1_040)).toBe(0);
   });
 
   it('accepts the usual spellings of an architecture', () => {

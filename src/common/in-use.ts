@@ -11,23 +11,23 @@ export const IN_USE_DIR = '.in-use';
  * as used by this process until released, so that updates, removals and pruning leave it
  * alone. A marker whose process died is ignored and cleared.
  */
-export async function markInUse(versionDir: string): Promise<{ release(): Promise<void> }> {
+export async function markInUse(dir: string): Promise<{ release(): Promise<void> }> {
   const identity = processIdentity();
   if (!identity) throw new Error('cannot read /proc/self/stat');
-  const marker = path.join(versionDir, IN_USE_DIR, identity);
+  const marker = path.join(dir, IN_USE_DIR, identity);
   await fs.mkdir(path.dirname(marker), { recursive: true });
   await fs.writeFile(marker, '');
   return { release: () => fs.rm(marker, { force: true }) };
 }
 
-/** Identities of the live processes using a version; dead markers are removed on the way. */
-export async function liveUsers(versionDir: string): Promise<string[]> {
-  const dir = path.join(versionDir, IN_USE_DIR);
-  const markers = await readdirOrEmpty(dir);
+/** Identities of the live processes using a marked directory; dead markers are removed on the way. */
+export async function liveUsers(dir: string): Promise<string[]> {
+  const marks = path.join(dir, IN_USE_DIR);
+  const markers = await readdirOrEmpty(marks);
   const live: string[] = [];
   for (const marker of markers) {
     if (isAlive(marker)) live.push(marker);
-    else await fs.rm(path.join(dir, marker), { force: true });
+    else await fs.rm(path.join(marks, marker), { force: true });
   }
   return live;
 }

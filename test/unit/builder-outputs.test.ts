@@ -163,8 +163,28 @@ describe('archives written from the merged tree', () => {
     const [dpkg, tar] = argv[5]!.split('\n');
     expect(dpkg).toBe(`dpkg-query --admindir=./var/lib/dpkg -W '-f=\${Package}|None|\${Version}|None|\${Architecture}|None|None\\n' > "$1"`);
     expect(tar).toBe(
-      "tar --create --file=- --directory=. --numeric-owner --xattrs '--xattrs-include=*' --sort=name --pax-option=delete=atime,delete=ctime '--exclude=./tmp/*' '--exclude=./var/cache/apt/archives/*.deb' '--exclude=./var/lib/apt/lists/*_*' . > \"$2\"",
+      "tar --create --file=- --directory=. --numeric-owner --xattrs '--xattrs-include=*' --sort=name --pax-option=delete=atime,delete=ctime '--exclude=./tmp/*' '--exclude=./var/cache/apt/archives/*.deb' '--exclude=./var/lib/apt/lists/*_*' . | dd of=\"$2\" bs=1M iflag=fullblock status=none",
     );
+  });
+
+  it('run in a tree, writes its package list and a tar of all but the excludes, byte for byte as tar alone', () => {
+    const root = tempDir();
+    const out = tempDir();
+    fs.mkdirSync(path.join(root, 'var/lib/dpkg'), { recursive: true });
+    fs.writeFileSync(path.join(root, 'var/lib/dpkg/status'), 'Package: less\nStatus: install ok installed\nVersion: 590-2\nArchitecture: amd64\n\n');
+    fs.mkdirSync(path.join(root, 'tmp'));
+    fs.writeFileSync(path.join(root, 'tmp/scratch'), 'x');
+    // Larger than one 1 MiB write, and not a multiple of it.
+    fs.writeFileSync(path.join(root, 'big'), Buffer.alloc(3 * 1024 * 1024 + 123, 7));
+    const files = { packages: path.join(out, 'packages.dpkg'), archive: path.join(out, 'image.tar') };
+    const [command, ...args] = treeExportArgv(files, ['./tmp/*']);
+    execFileSync(command!, args, { cwd: root });
+    expect(fs.readFileSync(files.packages, 'utf8')).toBe('less|None|590-2|None|amd64|None|None\n');
+    const listed = execFileSync('tar', ['-tf', files.archive], { encoding: 'utf8' }).split('\n');
+    expect(listed).toEqual(expect.arrayContaining(['./big', './tmp/', './var/lib/dpkg/status']));
+    expect(listed).not.toContain('./tmp/scratch');
+    const [tarCommand, ...tarArgs] = rootTarArgv('.', ['./tmp/*', './var/cache/apt/archives/*.deb', './var/lib/apt/lists/*_*']);
+    expect(fs.readFileSync(files.archive).equals(execFileSync(tarCommand!, tarArgs, { cwd: root, maxBuffer: 64 * 1024 * 1024 }))).toBe(true);
   });
 });
 

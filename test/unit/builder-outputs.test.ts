@@ -171,7 +171,7 @@ describe('archives written from the merged tree', () => {
     const root = tempDir();
     const out = tempDir();
     fs.mkdirSync(path.join(root, 'var/lib/dpkg'), { recursive: true });
-    fs.writeFileSync(path.join(root, 'var/lib/dpkg/status'), 'Package: less\nStatus: install ok installed\nVersion: 590-2\nArchitecture: amd64\n\n');
+    fs.writeFileSync(path.join(root, 'var/lib/dpkg/status'), 'Package: less\nStatus: install ok installed\nMaintainer: m\nDescription: d\nVersion: 590-2\nArchitecture: amd64\n\n');
     fs.mkdirSync(path.join(root, 'tmp'));
     fs.writeFileSync(path.join(root, 'tmp/scratch'), 'x');
     // Larger than one 1 MiB write, and not a multiple of it.

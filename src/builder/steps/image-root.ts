@@ -4,6 +4,7 @@ import type { BuildLog } from '../build-log.js';
 import type { ImageModel } from '../description/model.js';
 import type { BuildCachePaths, buildDirPaths } from '../paths.js';
 import { aptListsCache, restoreAptLists, saveAptLists } from './apt-lists.js';
+import { savedListsCurrent } from './apt-lists-current.js';
 import type { BootstrapLayer } from './bootstrap.js';
 import { findDescriptionFiles, runBuildPhase, writeBuildInputs } from './build-phase.js';
 import { ensurePackagesLayer, packagesLayerInputs, packagesLineage, repositoryState } from './packages-layer.js';
@@ -25,7 +26,8 @@ export interface ImageRootOptions {
 
 /**
  * The image's root tree, in three containers over the bootstrap layer: the update (apt's
- * index files, kept between builds of the same sources), the packages phase, whose upper
+ * index files, kept between builds of the same sources; skipped while every repository
+ * serves the InRelease saved with them), the packages phase, whose upper
  * layer is kept as the packages layer and reused while its inputs and the repositories
  * are unchanged, and the image phase over both layers, whose tree the runtime archives
  * (export) or saves to build.root. `release` ends the build's use of the packages layer.
@@ -53,7 +55,15 @@ export async function prepareImageRoot(options: ImageRootOptions): Promise<{ pea
     throw error;
   };
   const bootstrapRoot = options.bootstrap.root;
-  let peakMemoryBytes = await runBuildPhase({ ...phase, phase: 'update', layers: [bootstrapRoot] });
+  const lists = restored > 0 ? await savedListsCurrent(model.repositories, build.aptLists, signal ? { signal } : {}) : { current: false as const, reason: 'none saved' };
+  let peakMemoryBytes: number | null = null;
+  if (lists.current) {
+    log.emit({ type: 'step', id: 'sources', state: 'start', message: "the index files of an earlier build: every repository's InRelease is unchanged" });
+    log.emit({ type: 'step', id: 'sources', state: 'done', message: 'cached' });
+  } else {
+    log.emit({ type: 'log', level: 'debug', message: `apt-get update: the saved index files are not current (${lists.reason})`, step: 'sources' });
+    peakMemoryBytes = await runBuildPhase({ ...phase, phase: 'update', layers: [bootstrapRoot] });
+  }
   const lineage = packagesLineage(packagesLayerInputs(model, options.bootstrap.key, scripts.packages, files));
   const layer = await ensurePackagesLayer(
     cache,

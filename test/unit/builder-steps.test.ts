@@ -1,11 +1,12 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadImageModel } from '../../src/builder/description/load.js';
 import type { User } from '../../src/builder/description/model.js';
 import { buildCachePaths, buildCacheRoot, bootstrapLayerPaths } from '../../src/builder/paths.js';
 import { aptListsCache, restoreAptLists, saveAptLists } from '../../src/builder/steps/apt-lists.js';
+import { makeAptListsLayer } from '../../src/builder/steps/apt-lists-layer.js';
 import { containerSourcesList, imageSourcesList } from '../../src/builder/steps/apt-sources.js';
 import { bootstrapInputs, bootstrapKey, mmdebstrapArgv } from '../../src/builder/steps/bootstrap-plan.js';
 import { driverScripts, STEP_MARKER } from '../../src/builder/steps/driver-script.js';
@@ -153,17 +154,17 @@ describe('the driver scripts', () => {
     const install = scripts.packages.indexOf('INITRD=No apt-get -y');
     expect(scripts.packages.indexOf('update-initramfs -c -k')).toBeGreaterThan(install);
     expect(scripts.packages.indexOf('linux-update-symlinks upgrade')).toBeGreaterThan(scripts.packages.indexOf('update-initramfs -c -k'));
-    // The packages layer keeps no index files and no inputs; the image phase copies them in again.
-    expect(scripts.packages).toMatch(/^after_steps\(\) \{\n\s+rm -rf \/var\/lib\/apt\/lists\/\* \/image \/\.profile \/\.kconfig$/m);
+    // The packages layer keeps no inputs; the image phase copies them in again. The index
+    // files are a layer of each container (apt-lists-layer.ts), never copied.
+    expect(scripts.packages).toMatch(/^after_steps\(\) \{\n\s+rm -rf \/image \/\.profile \/\.kconfig$/m);
     expect(scripts.image).toMatch(/^before_steps\(\) \{\n\s+cp \/tmp\/kiwi-input\/sources\.list \/etc\/apt\/sources\.list$/m);
-    expect(scripts.image).toContain('-exec cp -p -t /var/lib/apt/lists/ {} +');
+    for (const script of Object.values(scripts)) expect(script).not.toContain('-exec cp -p -t /var/lib/apt/lists/');
     expect(scripts.image).toContain('bash /image/config.sh');
     expect(scripts.image).toContain("dpkg --purge --force-depends --force-remove-essential 'e2fsprogs'");
     expect(scripts.image).toContain('rm -rf /image /.profile /.kconfig');
     expect(scripts.image).toContain('rm -rf /var/lib/apt/lists/*');
-    // apt's index files of the last build go in before the update and this build's out after it.
+    // This build's index files go out after the update.
     const update = scripts.update.indexOf('apt-get -o Acquire::Languages=none update');
-    expect(scripts.update.indexOf('-exec cp -p -t /var/lib/apt/lists/ {} +')).toBeLessThan(update);
     expect(scripts.update.indexOf('-exec cp -p -t /tmp/kiwi-apt-lists/ {} +')).toBeGreaterThan(update);
     expect(STEP_MARKER.exec('::kiwi-step config failed 7')?.slice(1)).toEqual(['config', 'failed', '7']);
   });
@@ -225,5 +226,45 @@ describe('/.kconfig', () => {
     const dir = tempDir('kiwi-kconfig-');
     writeFileSync(join(dir, 'conf'), '# comment\nA="x y"\n\nB=it\'s\n');
     expect(run(`baseQuoteFile ${dir}/conf; . ${dir}/conf; echo "$A|$B"`)).toBe("x y|it's\n");
+  });
+});
+
+describe('the index files as a layer of each build container', () => {
+  it('hard links at var/lib/apt/lists, under directories as the layers below have them', () => {
+    const dir = tempDir('kiwi-lists-layer-');
+    const lists = join(dir, 'apt-lists');
+    mkdirSync(lists);
+    writeFileSync(join(lists, 'deb_InRelease'), 'signed');
+    const [packages, bootstrap] = [join(dir, 'packages'), join(dir, 'bootstrap')];
+    mkdirSync(join(bootstrap, 'var/lib/apt/lists'), { recursive: true });
+    mkdirSync(join(packages, 'var/lib'), { recursive: true });
+    const times = { var: new Date('2026-01-01T00:00:00Z'), lib: new Date('2026-02-01T00:00:00Z'), apt: new Date('2026-03-01T00:00:00Z') };
+    chmodSync(join(packages, 'var'), 0o750);
+    utimesSync(join(packages, 'var/lib'), times.lib, times.lib);
+    utimesSync(join(packages, 'var'), times.var, times.var);
+    utimesSync(join(bootstrap, 'var/lib/apt'), times.apt, times.apt);
+    const layer = join(dir, 'apt-lists-layer');
+    makeAptListsLayer(layer, lists, [packages, bootstrap]);
+    expect(statSync(join(layer, 'var/lib/apt/lists/deb_InRelease')).ino).toBe(statSync(join(lists, 'deb_InRelease')).ino);
+    expect(readdirSync(layer)).toEqual(['var']);
+    // The topmost layer that has each directory decides its mode and times.
+    expect(statSync(join(layer, 'var')).mode & 0o7777).toBe(0o750);
+    expect(statSync(join(layer, 'var')).mtime).toEqual(times.var);
+    expect(statSync(join(layer, 'var/lib')).mtime).toEqual(times.lib);
+    expect(statSync(join(layer, 'var/lib/apt')).mtime).toEqual(times.apt);
+    expect(statSync(join(layer, 'var/lib/apt/lists')).mode & 0o7777).toBe(statSync(join(bootstrap, 'var/lib/apt/lists')).mode & 0o7777);
+    // Made again for the next phase, from the build's files as they are then.
+    rmSync(join(lists, 'deb_InRelease'));
+    writeFileSync(join(lists, 'deb_Packages'), 'new');
+    makeAptListsLayer(layer, lists, [packages, bootstrap]);
+    expect(readdirSync(join(layer, 'var/lib/apt/lists'))).toEqual(['deb_Packages']);
+  });
+
+  it('refuses a tree whose /var/lib/apt is not a directory', () => {
+    const dir = tempDir('kiwi-lists-layer-');
+    mkdirSync(join(dir, 'lists'));
+    mkdirSync(join(dir, 'root/var/lib'), { recursive: true });
+    symlinkSync('/elsewhere', join(dir, 'root/var/lib/apt'));
+    expect(() => makeAptListsLayer(join(dir, 'layer'), join(dir, 'lists'), [join(dir, 'root')])).toThrow(/\/var\/lib\/apt is not a directory in the layer .*\/root: apt keeps its index files/);
   });
 });

@@ -9,6 +9,7 @@ import type { BuildLog } from '../build-log.js';
 import { BuildStepError } from '../build-error.js';
 import type { ImageModel } from '../description/model.js';
 import { renderKiwiProfile } from '../description/kiwi-env.js';
+import { makeAptListsLayer } from './apt-lists-layer.js';
 import { containerRepoPath, containerSourcesList, imageSourcesList } from './apt-sources.js';
 import { CONTAINER_APT_ARCHIVES, CONTAINER_APT_LISTS, CONTAINER_DESCRIPTION, CONTAINER_INPUT, CONTAINER_STEPS, driverScripts, STEP_MARKER, type BuildPhase, type ContainerStep, type DescriptionFiles } from './driver-script.js';
 import { KCONFIG } from './kconfig.js';
@@ -23,7 +24,7 @@ export interface BuildPhaseOptions {
   inputDir: string;
   /** The shared apt download cache. */
   aptArchives: string;
-  /** This build's apt index files (apt-lists.ts), bound where the phases look for them. */
+  /** This build's apt index files (apt-lists.ts): a layer of the container, and bound where the update phase writes its new ones. */
   aptLists: string;
   /** The runtime's state root: the containers' upper layers live there (the build cache, so a saved upper is a rename). */
   stateRoot: string;
@@ -79,17 +80,19 @@ export function writeBuildInputs(model: ImageModel, inputDir: string, files: Des
 export async function runBuildPhase(options: BuildPhaseOptions): Promise<number | null> {
   const { model, log } = options;
   fs.mkdirSync(path.join(options.aptArchives, 'partial'), { recursive: true });
+  const listsLayer = `${options.aptLists}-layer`;
+  makeAptListsLayer(listsLayer, options.aptLists, options.layers);
   const binds: BindMount[] = [
     { source: options.inputDir, target: CONTAINER_INPUT, readOnly: true },
     { source: model.descriptionDir, target: CONTAINER_DESCRIPTION, readOnly: true },
     { source: options.aptArchives, target: CONTAINER_APT_ARCHIVES, readOnly: false },
-    { source: options.aptLists, target: CONTAINER_APT_LISTS, readOnly: false },
+    ...(options.phase === 'update' ? [{ source: options.aptLists, target: CONTAINER_APT_LISTS, readOnly: false }] : []),
     ...model.repositories.flatMap((repo, index) => (repo.localPath ? [{ source: repo.localPath, target: containerRepoPath(repo, index), readOnly: true }] : [])),
   ];
   // The runtime commits the tree after a success, or after a failure when asked to keep it.
   const commitDir = options.commitDir ?? options.failedRootDir;
   const spec: ContainerSpec = {
-    root: { kind: 'layers', paths: options.layers },
+    root: { kind: 'layers', paths: [listsLayer, ...options.layers] },
     argv: ['/bin/bash', `${CONTAINER_INPUT}/${options.phase}.sh`],
     limits: options.limits ?? {},
     network: 'box',
@@ -103,7 +106,9 @@ export async function runBuildPhase(options: BuildPhaseOptions): Promise<number 
   };
   const tracker = new StepTracker(log, options.export?.step);
   const reporter = new Reporter((event) => tracker.onEvent(event));
-  const result = await runContainer(spec, { reporter, output: 'events', stateRoot: options.stateRoot, ...(options.signal ? { signal: options.signal } : {}) });
+  const result = await runContainer(spec, { reporter, output: 'events', stateRoot: options.stateRoot, ...(options.signal ? { signal: options.signal } : {}) }).finally(() =>
+    fs.rmSync(listsLayer, { recursive: true, force: true }),
+  );
   if (result.exitCode !== 0) {
     const step = tracker.failedStep ?? tracker.current ?? options.phase;
     tracker.finishOpen(result.exitCode);

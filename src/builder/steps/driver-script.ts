@@ -5,7 +5,7 @@ import { q } from './users.js';
 export const CONTAINER_INPUT = '/tmp/kiwi-input';
 export const CONTAINER_DESCRIPTION = '/tmp/kiwi-description';
 export const CONTAINER_APT_ARCHIVES = '/var/cache/apt/archives';
-/** The build's apt index files from the last build of these sources, and its own for the next (apt-lists.ts). */
+/** Where the update phase writes the build's new apt index files (apt-lists.ts); every phase gets the build's as a layer (apt-lists-layer.ts). */
 export const CONTAINER_APT_LISTS = '/tmp/kiwi-apt-lists';
 
 /** The line a step prints when it starts, ends or fails: "::kiwi-step ID start|done|failed CODE". */
@@ -65,24 +65,15 @@ export function driverScripts(model: ImageModel, files: DescriptionFiles): Recor
     ]),
     packages: script(packagesSteps(model, files), {
       before: ENTER,
-      // The layer keeps what the packages made, not the build's inputs: the next phase copies them in again.
-      after: ['rm -rf /var/lib/apt/lists/* /image /.profile /.kconfig', 'mkdir -p /var/lib/apt/lists/partial'],
+      // The layer keeps what the packages made, not the build's inputs: the next phase gets them again.
+      after: ['rm -rf /image /.profile /.kconfig'],
     }),
     image: script(imageSteps(model, files), { before: ENTER }),
   };
 }
 
-/**
- * What every phase starts with: the container's apt sources, KIWI's script environment
- * and the index files of the update phase (copied, not bound: scripts may change them).
- */
-const ENTER = [
-  `cp ${CONTAINER_INPUT}/sources.list /etc/apt/sources.list`,
-  `cp ${CONTAINER_INPUT}/profile /.profile`,
-  `cp ${CONTAINER_INPUT}/kconfig /.kconfig`,
-  'mkdir -p /image',
-  `find ${CONTAINER_APT_LISTS} -maxdepth 1 -type f -exec cp -p -t /var/lib/apt/lists/ {} +`,
-];
+/** What every phase starts with: the container's apt sources and KIWI's script environment. */
+const ENTER = [`cp ${CONTAINER_INPUT}/sources.list /etc/apt/sources.list`, `cp ${CONTAINER_INPUT}/profile /.profile`, `cp ${CONTAINER_INPUT}/kconfig /.kconfig`, 'mkdir -p /image'];
 
 type Step = [ContainerStep, string[]];
 

@@ -7,6 +7,7 @@ import { aptListsCache, restoreAptLists, saveAptLists } from './apt-lists.js';
 import { savedListsCurrent } from './apt-lists-current.js';
 import type { BootstrapLayer } from './bootstrap.js';
 import { findDescriptionFiles, runBuildPhase, writeBuildInputs } from './build-phase.js';
+import { warmLayers } from './warm-layers.js';
 import { ensurePackagesLayer, packagesLayerInputs, packagesLineage, repositoryState } from './packages-layer.js';
 
 export interface ImageRootOptions {
@@ -82,13 +83,16 @@ export async function prepareImageRoot(options: ImageRootOptions): Promise<{ pea
       log.emit({ type: 'step', id: 'packages', state: 'start', message: `the packages layer of an earlier build (${layer.key}): same packages, same repositories` });
       log.emit({ type: 'step', id: 'packages', state: 'done', message: 'cached' });
     }
+    const warming = warmLayers([layer.upper, bootstrapRoot]);
     const imagePeak = await runBuildPhase({
       ...phase,
       ...keepFailed,
       phase: 'image',
       layers: [layer.upper, bootstrapRoot],
       ...(options.export ? { export: options.export } : { commitDir: build.root }),
-    }).catch(onFailure);
+    })
+      .catch(onFailure)
+      .finally(warming.stop);
     await saveAptLists(aptLists, build.aptLists, signal);
     return { peakMemoryBytes: maxOf(peakMemoryBytes, imagePeak), release: layer.release };
   } catch (error) {

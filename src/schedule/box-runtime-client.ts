@@ -20,7 +20,7 @@ export async function uploadRuntime(session: SshSession, bundle: string): Promis
  * with the last event (`build` or `result`); an `error` event becomes the KiwiError of its
  * exit code. A runtime that ends without either is a failure, never a success.
  */
-export async function runBoxRuntime(session: SshSession, args: string[], emit: RuntimeEventHandler): Promise<RuntimeEvent> {
+export async function runBoxRuntime(session: SshSession, args: string[], emit: RuntimeEventHandler, options: { compileCache?: string } = {}): Promise<RuntimeEvent> {
   const stdout = new PassThrough();
   const stderr = new PassThrough();
   let last: RuntimeEvent | undefined;
@@ -43,7 +43,9 @@ export async function runBoxRuntime(session: SshSession, args: string[], emit: R
     if (stderrTail.length > 20) stderrTail.shift();
     emit({ type: 'log', level: 'debug', message: `box runtime: ${line}` });
   });
-  const exit = await session.exec(`exec ${shellQuote([BOX_NODE, BOX_RUNTIME_FILE, ...args])}`, { stdout, stderr });
+  // Node's compile cache spares V8 parsing the 1.4 MB bundle again under emulation (0.3 s).
+  const env = options.compileCache ? `NODE_COMPILE_CACHE=${shellQuote([options.compileCache])} ` : '';
+  const exit = await session.exec(`${env}exec ${shellQuote([BOX_NODE, BOX_RUNTIME_FILE, ...args])}`, { stdout, stderr });
   stdout.end();
   stderr.end();
   // Every line read (the last event included) before the outcome is decided.

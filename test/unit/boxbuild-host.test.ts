@@ -151,10 +151,11 @@ describe('box runtime protocol, host side', () => {
   });
 
   /** What the box runtime's SSH channel delivers: stdout text, stderr text, exit code. */
-  function channel(stdout: string, stderr: string, exitCode: number | null, connectionError?: string): SshSession {
+  function channel(stdout: string, stderr: string, exitCode: number | null, connectionError?: string, commands: string[] = []): SshSession {
     return {
       connectionError: () => connectionError,
-      exec: async (_command: string, streams: { stdout: Writable; stderr: Writable }) => {
+      exec: async (command: string, streams: { stdout: Writable; stderr: Writable }) => {
+        commands.push(command);
         // In pieces, the way the channel delivers them, the last line without its newline.
         for (let at = 0; at < stdout.length; at += 7) streams.stdout.write(stdout.slice(at, at + 7));
         streams.stderr.write(stderr);
@@ -166,7 +167,9 @@ describe('box runtime protocol, host side', () => {
   it('reads the runtime\'s events from its output and resolves with the last build or result event', async () => {
     const seen: RuntimeEvent[] = [];
     const lines = ['{"type":"step","id":"bootstrap","state":"start"}', 'stray text', '{"type":"build","image":"/t/i.tar","packages":"/t/p","result":"/t/r","log":"/t/l","sizeBytes":1,"seconds":2,"bootstrap":"cached","peakMemoryBytes":null}'];
-    const last = await runBoxRuntime(channel(lines.join('\n'), 'a warning\n', 0), ['build'], (event) => seen.push(event));
+    const commands: string[] = [];
+    const last = await runBoxRuntime(channel(lines.join('\n'), 'a warning\n', 0, undefined, commands), ['build', '--x y'], (event) => seen.push(event), { compileCache: '/c/node cache' });
+    expect(commands).toEqual(["NODE_COMPILE_CACHE='/c/node cache' exec /opt/kiwi/node/bin/node /run/kiwi-box-runtime.mjs build '--x y'"]);
     expect(last).toMatchObject({ type: 'build', image: '/t/i.tar' });
     expect(seen.map((event) => event.type)).toEqual(['step', 'log', 'log', 'build']);
     expect(seen.filter((event) => event.type === 'log').map((event) => (event as { message: string }).message)).toEqual(

@@ -86,6 +86,7 @@ describe('whether the saved apt index files are current', () => {
     const gone = repo({ uri: `${base}/gone`, alias: 'gone' });
     const lists = savedLists({ [inReleaseUrl(gone)!]: inRelease('stable') });
     expect(await savedListsCurrent([gone], lists, { now: NOW })).toEqual({ current: false, reason: `${base}/gone/dists/bookworm/InRelease: HTTP 404` });
+    expect(await savedListsCurrent([repo({ uri: `${base}/bad%zz` })], savedLists({}), { now: NOW })).toEqual({ current: false, reason: 'no saved InRelease of main' });
     const closed = repo({ uri: 'http://127.0.0.1:1/debian' });
     const check = await savedListsCurrent([closed], savedLists({ [inReleaseUrl(closed)!]: inRelease('stable') }), { now: NOW });
     expect(check).toMatchObject({ current: false, reason: expect.stringMatching(/^http:\/\/127\.0\.0\.1:1\/debian\/dists\/bookworm\/InRelease: /) });

@@ -28,6 +28,7 @@ async function repositoryCurrent(repo: Repository, listsDir: string, now: Date, 
   if (!url) return { current: false, reason: `${repo.alias} is a local or flat repository` };
   let saved: Buffer;
   try {
+    // (aptListName throws on a URL apt would name differently, such as one with a bad %xx.)
     saved = fs.readFileSync(path.join(listsDir, aptListName(url)));
   } catch {
     return { current: false, reason: `no saved InRelease of ${repo.alias}` };

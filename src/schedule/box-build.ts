@@ -129,19 +129,17 @@ export async function buildPackInBox(job: BoxPackJob): Promise<PromiseSettledRes
       await box.shutdown();
     };
     // The images were closed in the box before their results came: they are compressed
-    // here while the box powers off.
-    const finishAll = async (): Promise<PromiseSettledResult<BuildEvent>[]> => {
-      const outcomes: PromiseSettledResult<BuildEvent>[] = [];
-      for (const [index, build] of builds.entries()) {
-        const finished = await finishBuild(build, ran[index]!, { imageName: names[index]!.image, chunkCache: xzChunksDir(job.boot.cacheRoot), started }, signal).then(
-          (value) => ({ status: 'fulfilled' as const, value }),
-          (reason: unknown) => ({ status: 'rejected' as const, reason }),
-        );
-        if (finished.status === 'rejected') removeBuildLeftovers(build.args.targetDir, names[index]!);
-        outcomes.push(finished);
-      }
-      return outcomes;
-    };
+    // here while the box powers off, a pack's at once (each compresses only its new
+    // chunks, and hashing one image while another's chunks compress keeps the cores busy).
+    const finishAll = (): Promise<PromiseSettledResult<BuildEvent>[]> =>
+      Promise.allSettled(
+        builds.map((build, index) =>
+          finishBuild(build, ran[index]!, { imageName: names[index]!.image, chunkCache: xzChunksDir(job.boot.cacheRoot), started }, signal).catch((error: unknown) => {
+            removeBuildLeftovers(build.args.targetDir, names[index]!);
+            throw error;
+          }),
+        ),
+      );
     const [poweredOff, outcomes] = await Promise.allSettled([powerOff(), finishAll()]);
     if (poweredOff.status === 'rejected') throw poweredOff.reason;
     if (outcomes.status === 'rejected') throw outcomes.reason;

@@ -4,13 +4,12 @@ import type { Arch } from '../common/arch.js';
 import { EnvironmentError, rethrowDiskFull } from '../common/errors.js';
 import { formatBytes } from '../common/units.js';
 import { resolveBox, type Catalog } from './catalog.js';
-import { downloadVerified, type DownloadPolicy } from './download.js';
+import type { DownloadPolicy } from './download.js';
 import type { FetchEventHandler } from './fetch-events.js';
 import { markInUse } from '../common/in-use.js';
 import { acquireLock } from './lock.js';
 import { parseManifest, type BoxFile, type ParsedManifest } from './manifest.js';
 import * as paths from './paths.js';
-import { readUrl } from './read-url.js';
 import { readCurrent, readVersion, removeVersion, versionEntries, type CachedVersion } from './store.js';
 
 export interface EnsureBoxOptions {
@@ -61,6 +60,8 @@ export async function ensureBox(options: EnsureBoxOptions): Promise<EnsuredBox> 
     }
     let parsed: ParsedManifest;
     try {
+      // got and the downloader load only when the network is used (60 ms of every boot of a cached box).
+      const { readUrl } = await import('./read-url.js');
       parsed = parseManifest(await readUrl(manifestUrl, { signal: options.signal }), manifestUrl);
     } catch (error) {
       const current = await readCurrent(root, name, arch);
@@ -172,6 +173,7 @@ async function downloadFile(options: EnsureBoxOptions, file: BoxFile, url: strin
   const lock = await acquireLock(`${partial}.lock`, { signal: options.signal });
   try {
     emit({ type: 'file-start', path: file.path, size: file.size });
+    const { downloadVerified } = await import('./download.js');
     const result = await downloadVerified({
       url,
       sha256: file.sha256,

@@ -252,8 +252,12 @@ function connectOnce(target: SshTarget, expectedKey: Buffer, sock: net.Socket, r
       username: target.username,
       privateKey: target.privateKey,
       readyTimeout,
-      keepaliveInterval: 5000,
-      keepaliveCountMax: 6,
+      // Two minutes without an answer before the box counts as gone. A guest under TCG on a
+      // loaded host can freeze for tens of seconds and then go on: one in CI printed an RCU
+      // stall of 21 s on its console, and 30 s of silence had dropped its build. A box whose
+      // QEMU exits is seen at once by its process, not by this.
+      keepaliveInterval: 10_000,
+      keepaliveCountMax: 12,
       hostVerifier: (key: Buffer) => {
         hostKeyMismatch = !key.equals(expectedKey);
         return !hostKeyMismatch;

@@ -140,11 +140,11 @@ export async function buildPackInBox(job: BoxPackJob): Promise<PromiseSettledRes
           }),
         ),
       );
-    const [poweredOff, outcomes] = await Promise.allSettled([powerOff(), finishAll()]);
-    if (poweredOff.status === 'rejected') throw poweredOff.reason;
-    if (outcomes.status === 'rejected') throw outcomes.reason;
+    // Both run to their end before a failed power-off fails the builds (finishAll never rejects).
+    const [poweredOff, outcomes] = await Promise.all([powerOff().then(() => ({ ok: true as const }), (reason: unknown) => ({ ok: false as const, reason })), finishAll()]);
+    if (!poweredOff.ok) throw poweredOff.reason;
     signal?.throwIfAborted();
-    return outcomes.value;
+    return outcomes;
   } catch (error) {
     const lost = signal?.aborted ? undefined : await running?.lost();
     await running?.shutdown().catch(() => undefined);

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { BoxBuildError, runTool } from './run-tool.js';
 import { writeCpio, type CpioEntry } from './cpio.js';
 import { parseModuleIndex, resolveModules, type ModuleResolution } from './kernel-modules.js';
+import { withoutSignature } from './module-signature.js';
 
 /** busybox applets the initramfs /init calls; each becomes a symlink in /bin. */
 const APPLETS = ['sh', 'mount', 'umount', 'modprobe', 'mkdir', 'switch_root', 'poweroff', 'usleep'];
@@ -124,13 +125,16 @@ export async function kernelVersionOf(tree: string): Promise<string> {
   return versions[0]!;
 }
 
-/** busybox insmod loads plain .ko files only: compressed modules are unpacked here. */
+/**
+ * A module as the initramfs holds it: unpacked (busybox insmod loads plain .ko files only)
+ * and without its signature (see withoutSignature).
+ */
 async function readModule(moduleDir: string, modulePath: string, signal?: AbortSignal): Promise<{ path: string; data: Buffer }> {
   const data = await fs.readFile(path.join(moduleDir, modulePath));
   const decompressor: Record<string, [string, string[]]> = { '.xz': ['xz', ['-dc']], '.zst': ['zstd', ['-dcq']], '.gz': ['gzip', ['-dc']] };
   const suffix = path.extname(modulePath);
   const tool = decompressor[suffix];
-  if (!tool) return { path: modulePath, data };
+  if (!tool) return { path: modulePath, data: withoutSignature(data, modulePath) };
   const { stdout } = await runTool(tool[0], tool[1], { input: data, binary: true, ...(signal ? { signal } : {}) });
-  return { path: modulePath.slice(0, -suffix.length), data: stdout as Buffer };
+  return { path: modulePath.slice(0, -suffix.length), data: withoutSignature(stdout as Buffer, modulePath) };
 }

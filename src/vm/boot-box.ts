@@ -193,12 +193,15 @@ export async function bootBox(options: BootOptions): Promise<RunningBox> {
         hint: 'kiwi removed what the run left; run it again',
       });
     };
+    // With no share, no data disk and a root overlay that is deleted, nothing the guest holds
+    // outlives it: QEMU is stopped at once instead of asking the guest to flush and power off.
+    const disposable = !options.persistent && !options.shares?.length && !options.dataDisks?.length;
     const shutdown = (): Promise<void> => {
       stopped ??= (async () => {
         // sync first: busybox's poweroff -f does not, and writes to shares or the overlay may be pending.
-        await Promise.race([session.exec('sync; poweroff -f').catch(() => undefined), machine.exited]);
+        if (!disposable) await Promise.race([session.exec('sync; poweroff -f').catch(() => undefined), machine.exited]);
         session.close();
-        await machine.stop();
+        await machine.stop(disposable ? 0 : undefined);
         const problems = await cleanup.unwind();
         if (problems.length) throw new VmError(`cleaning up the VM failed: ${problems.join('; ')}`);
       })();

@@ -1,8 +1,20 @@
 import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import { z } from 'zod';
 import type { AccelProbeResult } from './accel-probe.js';
 import { runtimeBase } from './vm-workdir.js';
+
+const ProbeEntry = z.object({
+  key: z.string(),
+  bootId: z.string(),
+  result: z.object({ accel: z.enum(['kvm', 'tcg']), reason: z.string().optional() }),
+});
+type ProbeEntry = z.infer<typeof ProbeEntry>;
+const ProbeFile = z.object({ entries: z.array(ProbeEntry) });
+
+/** Answers kept per host boot: one per box kernel and QEMU, so two boxes used in turn do not evict each other. */
+const MAX_ENTRIES = 8;
 
 /**
  * Remembers the KVM probe's answer until the host reboots or QEMU or the kernel changes:
@@ -10,13 +22,17 @@ import { runtimeBase } from './vm-workdir.js';
  */
 export async function cachedProbe(kernel: string, qemuBinary: string, probe: () => Promise<AccelProbeResult>): Promise<AccelProbeResult> {
   const key = await probeKey(kernel, qemuBinary);
-  const cached = await readProbeFile();
-  if (cached?.key === key) return cached.result;
+  const found = (await readProbeEntries()).find((entry) => entry.key === key);
+  if (found) return found.result;
   const result = await probe();
+  const current = await bootId();
+  // Read again: another kiwi may have added its answer while this one probed.
+  const kept = (await readProbeEntries()).filter((entry) => entry.bootId === current && entry.key !== key);
+  const entries: ProbeEntry[] = [{ key, bootId: current, result }, ...kept].slice(0, MAX_ENTRIES);
   const file = probeFile();
   await fs.mkdir(path.dirname(file), { recursive: true });
   const temporary = `${file}.${process.pid}`;
-  await fs.writeFile(temporary, JSON.stringify({ key, bootId: await bootId(), result }));
+  await fs.writeFile(temporary, JSON.stringify({ entries }));
   await fs.rename(temporary, file);
   return result;
 }
@@ -26,16 +42,22 @@ export async function cachedProbe(kernel: string, qemuBinary: string, probe: () 
  * none ran): for choices made before any box boots, such as the cross-arch method.
  */
 export async function lastProbedAccel(): Promise<AccelProbeResult['accel'] | undefined> {
-  const cached = await readProbeFile();
-  return cached && cached.bootId === (await bootId()) ? cached.result.accel : undefined;
+  const current = await bootId();
+  return (await readProbeEntries()).find((entry) => entry.bootId === current)?.result.accel;
 }
 
 function probeFile(): string {
   return path.join(runtimeBase(), 'kvm-probe.json');
 }
 
-async function readProbeFile(): Promise<{ key: string; bootId?: string; result: AccelProbeResult } | undefined> {
-  return fs.readFile(probeFile(), 'utf8').then((text) => JSON.parse(text) as { key: string; bootId?: string; result: AccelProbeResult }, () => undefined);
+/** Newest first; a missing or unreadable file (or one of an older kiwi) holds none. */
+async function readProbeEntries(): Promise<ProbeEntry[]> {
+  const text = await fs.readFile(probeFile(), 'utf8').catch(() => '');
+  try {
+    return ProbeFile.parse(JSON.parse(text)).entries;
+  } catch {
+    return [];
+  }
 }
 
 async function bootId(): Promise<string> {

@@ -9,7 +9,8 @@ export const IN_USE_DIR = '.in-use';
 /**
  * Marks a cached directory (a box version used by a running VM, a build's packages layer)
  * as used by this process until released, so that updates, removals and pruning leave it
- * alone. A marker whose process died is ignored and cleared.
+ * alone. A marker whose process died is ignored and cleared, here too: a killed kiwi
+ * cannot release its own, and a box used day after day would collect them.
  */
 export async function markInUse(dir: string): Promise<{ release(): Promise<void> }> {
   const identity = processIdentity();
@@ -17,6 +18,7 @@ export async function markInUse(dir: string): Promise<{ release(): Promise<void>
   const marker = path.join(dir, IN_USE_DIR, identity);
   await fs.mkdir(path.dirname(marker), { recursive: true });
   await fs.writeFile(marker, '');
+  await liveUsers(dir);
   return { release: () => fs.rm(marker, { force: true }) };
 }
 

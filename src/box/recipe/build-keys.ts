@@ -8,7 +8,7 @@ import type { ArchRecipe } from './recipe.js';
  * stage's output depends on, so a rebuild redoes only what a recipe change reaches.
  * Bump a stage's revision when kiwi's code for that stage changes what it produces.
  */
-const REVISION = { rootfs: 1, kernel: 1, initrd: 4, disk: 2, box: 1 };
+const REVISION = { rootfs: 1, kernel: 2, initrd: 4, disk: 2, box: 1 };
 
 export interface StageKeys {
   /** mmdebstrap's tarball: suite, sources, architecture, packages, dpkg filters. */

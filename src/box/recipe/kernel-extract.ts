@@ -1,4 +1,5 @@
 import type { Arch } from '../../common/arch.js';
+import { withoutZeroTails } from './elf-zero-tail.js';
 import { BoxBuildError, runTool } from './run-tool.js';
 
 /**
@@ -80,7 +81,11 @@ export async function extractKernel(image: Buffer, arch: Arch, signal?: AbortSig
   }
   if (arch === 'x86_64') {
     if (!bytes.subarray(0, 4).equals(ELF_MAGIC)) throw badKernel('the decompressed payload is not an ELF file');
-    return { format: 'elf', compression: payload.compression.name, bytes };
+    try {
+      return { format: 'elf', compression: payload.compression.name, bytes: withoutZeroTails(bytes) };
+    } catch (error) {
+      throw badKernel(`its ELF file is malformed: ${(error as Error).message}`);
+    }
   }
   if (!isArm64Image(bytes)) throw badKernel('the decompressed kernel has no arm64 Image header');
   return { format: 'arm64-image', compression: payload.compression.name, bytes };

@@ -85,6 +85,7 @@ export async function buildImage(options: BuildOptions): Promise<BuildResult> {
       log.emit({ type: 'log', level: 'info', message: `bootstrap layer ${found.key}: ${found.status}`, step: 'bootstrap' });
       return found;
     });
+    release = layer.release;
     const root = await prepareImageRoot({
       model,
       cache,
@@ -96,7 +97,10 @@ export async function buildImage(options: BuildOptions): Promise<BuildResult> {
       ...(options.limits ? { limits: options.limits } : {}),
       ...(signal ? { signal } : {}),
     });
-    release = root.release;
+    release = async () => {
+      await root.release();
+      await layer.release();
+    };
     const peakMemoryBytes = root.peakMemoryBytes;
     let container: { references: string[]; digest: string } | undefined;
     if (!exported) {

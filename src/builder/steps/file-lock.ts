@@ -12,26 +12,44 @@ export async function withFileLock<T>(lockFile: string, work: () => Promise<T>, 
   let told = false;
   for (;;) {
     if (options.signal?.aborted) throw options.signal.reason;
+    const owner = tryTake(lockFile, me);
+    if (owner === undefined) break;
+    if (!told && owner !== '') {
+      options.onWait?.(owner);
+      told = true;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+  return holding(lockFile, me, work);
+}
+
+/** Runs `work` under the lock when it is free now; undefined, without running it, when another process holds it. */
+export async function ifFileLockFree<T>(lockFile: string, work: () => Promise<T>): Promise<T | undefined> {
+  const me = processIdentity() ?? String(process.pid);
+  return tryTake(lockFile, me) === undefined ? holding(lockFile, me, work) : undefined;
+}
+
+/** Takes the lock (undefined) or names its live owner ('' for a lock being written). */
+function tryTake(lockFile: string, me: string): string | undefined {
+  for (;;) {
     try {
       const fd = fs.openSync(lockFile, 'wx');
       fs.writeSync(fd, me);
       fs.closeSync(fd);
-      break;
+      return undefined;
     } catch (error) {
       if (!isErrno(error, 'EEXIST')) throw error;
     }
     const owner = readOwner(lockFile);
     // An empty file is a lock being written; only one left empty for long is stale.
     const stale = owner === '' ? olderThan(lockFile, 10_000) : owner !== undefined && !isAlive(owner);
-    if (stale) {
-      // Stale: its owner died. Remove it only if it is still that owner's lock.
-      if (readOwner(lockFile) === owner) fs.rmSync(lockFile, { force: true });
-      continue;
-    }
-    if (!told && owner !== undefined) options.onWait?.(owner);
-    told = true;
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    if (!stale) return owner ?? '';
+    // Stale: its owner died. Remove it only if it is still that owner's lock.
+    if (readOwner(lockFile) === owner) fs.rmSync(lockFile, { force: true });
   }
+}
+
+async function holding<T>(lockFile: string, me: string, work: () => Promise<T>): Promise<T> {
   try {
     return await work();
   } finally {

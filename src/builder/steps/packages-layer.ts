@@ -6,6 +6,7 @@ import { renderKiwiProfile } from '../description/kiwi-env.js';
 import type { ImageModel } from '../description/model.js';
 import { packagesLayerPaths, type BuildCachePaths } from '../paths.js';
 import { containerSourcesList } from './apt-sources.js';
+import { pruneLeastRecentlyUsed } from './cache-prune.js';
 import type { DescriptionFiles } from './driver-script.js';
 import { withFileLock } from './file-lock.js';
 import { KCONFIG } from './kconfig.js';
@@ -21,6 +22,9 @@ import { makeLayerDir } from './layer-dir.js';
  * FORMAT changes when kiwi changes how it makes the layer, so old layers are not reused.
  */
 const FORMAT = 1;
+
+/** Lineages kept that no build uses, beside the one a build just added a layer to: the most recently used. */
+export const UNUSED_LINEAGES = 8;
 
 export interface PackagesLayerInputs {
   /** The bootstrap layer it lies on. */
@@ -105,7 +109,8 @@ export function releaseHashes(text: string): string | undefined {
  * packages phase, saving its upper layer to the directory it is given) when the cache has
  * none. Made whole or not at all (makeLayerDir), under the lineage's lock,
  * which also guards the marks of the builds using a layer: a new layer replaces the
- * lineage's older ones that no live build uses, so the cache keeps one per lineage.
+ * lineage's older ones that no live build uses, so the cache keeps one per lineage, and
+ * the least recently used lineages beyond UNUSED_LINEAGES go (pruneLeastRecentlyUsed).
  */
 export async function ensurePackagesLayer(
   cache: BuildCachePaths,
@@ -117,7 +122,7 @@ export async function ensurePackagesLayer(
   const layer = packagesLayerPaths(cache, lineage, state);
   const key = `${lineage}/${state}`;
   fs.mkdirSync(layer.lineageDir, { recursive: true });
-  return withFileLock(
+  const found = await withFileLock(
     layer.lock,
     async () => {
       let status: PackagesLayer['status'] = 'cached';
@@ -131,6 +136,8 @@ export async function ensurePackagesLayer(
     },
     options,
   );
+  if (found.status === 'built') await pruneLeastRecentlyUsed(cache.packagesDir, { keep: lineage, maxUnused: UNUSED_LINEAGES });
+  return found;
 }
 
 /** Removes the lineage's other layers that no live build uses, and what killed builds left half-made (called under the lock). */

@@ -1,8 +1,8 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { ARCHES } from '../common/arch.js';
+import { tryAcquireLock } from '../common/lock.js';
 import { readdirOrEmpty } from '../common/read-dir.js';
-import { tryAcquireLock } from './lock.js';
 import * as paths from './paths.js';
 import { diskUsage, readCurrent, removeVersion, versionEntries } from './store.js';
 

@@ -2,9 +2,9 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { ARCHES, type Arch } from '../common/arch.js';
 import { EnvironmentError } from '../common/errors.js';
+import { tryAcquireLock } from '../common/lock.js';
 import { isAlive } from '../common/process-identity.js';
 import { readdirOrEmpty } from '../common/read-dir.js';
-import { tryAcquireLock } from './lock.js';
 import * as paths from './paths.js';
 import { diskUsage, removeVersion, versionEntries } from './store.js';
 

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
-import { acquireLock } from '../box/lock.js';
+import { acquireLock } from '../common/lock.js';
 import { buildCacheDiskDir } from '../box/paths.js';
 import { exists } from '../box/store.js';
 import type { Arch } from '../common/arch.js';

@@ -1,6 +1,6 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { tryAcquireLock } from '../box/lock.js';
+import { tryAcquireLock } from '../common/lock.js';
 import { buildCacheDiskDir } from '../box/paths.js';
 import type { Arch } from '../common/arch.js';
 import { VmError } from './machine.js';

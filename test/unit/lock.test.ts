@@ -3,7 +3,7 @@ import { once } from 'node:events';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { acquireLock, tryAcquireLock } from '../../src/box/lock.js';
+import { acquireLock, ifLockFree, tryAcquireLock, withLock } from '../../src/common/lock.js';
 import { isAlive, processIdentity } from '../../src/common/process-identity.js';
 import { tempDir } from '../fixtures/box-fixture.js';
 import { waitFor } from '../fixtures/wait-for.js';
@@ -59,5 +59,26 @@ describe('lock', () => {
     expect(waits).toEqual([processIdentity()]);
     await first.release();
     await (await second).release();
+  });
+  it('withLock holds the lock while its work runs and releases it when the work fails', async () => {
+    const file = path.join(tempDir(), 'd.lock');
+    await expect(
+      withLock(file, async () => {
+        expect(fs.readFileSync(file, 'utf8')).toBe(processIdentity());
+        throw new Error('work failed');
+      }),
+    ).rejects.toThrow('work failed');
+    expect(fs.existsSync(file)).toBe(false);
+  });
+
+  it('ifLockFree runs the work only when nobody holds the lock', async () => {
+    const file = path.join(tempDir(), 'e.lock');
+    const held = await acquireLock(file);
+    let ran = false;
+    expect(await ifLockFree(file, async () => (ran = true))).toBeUndefined();
+    expect(ran).toBe(false);
+    await held.release();
+    expect(await ifLockFree(file, () => Promise.resolve('done'))).toBe('done');
+    expect(fs.existsSync(file)).toBe(false);
   });
 });

@@ -1,9 +1,9 @@
 import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { withLock } from '../../common/lock.js';
 import type { ImageModel } from '../description/model.js';
 import { containerSourcesList } from './apt-sources.js';
-import { withFileLock } from './file-lock.js';
 
 /**
  * apt's index files kept between builds of the same sources, so that a warm build's
@@ -32,7 +32,7 @@ export function aptListsCache(listsRoot: string, model: ImageModel): AptListsCac
 export async function restoreAptLists(cache: AptListsCache, buildLists: string, signal?: AbortSignal): Promise<number> {
   fs.mkdirSync(buildLists, { recursive: true });
   if (!fs.existsSync(cache.saved)) return 0;
-  return withFileLock(
+  return withLock(
     cache.lock,
     async () => {
       const names = fs.readdirSync(cache.saved);
@@ -46,7 +46,7 @@ export async function restoreAptLists(cache: AptListsCache, buildLists: string, 
 /** Replaces the saved index files with a finished build's (moved, not copied: the build dir is removed next). */
 export async function saveAptLists(cache: AptListsCache, buildLists: string, signal?: AbortSignal): Promise<void> {
   fs.mkdirSync(path.dirname(cache.saved), { recursive: true });
-  await withFileLock(
+  await withLock(
     cache.lock,
     async () => {
       // Old copies that a build killed between its two renames left, then this one's.

@@ -2,12 +2,12 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { hostArch } from '../../common/arch.js';
 import { markInUse } from '../../common/in-use.js';
+import { withLock } from '../../common/lock.js';
 import type { BuildLog } from '../build-log.js';
 import type { ImageModel } from '../description/model.js';
 import { bootstrapLayerPaths, type BuildCachePaths } from '../paths.js';
 import { bootstrapInputs, bootstrapKey, mmdebstrapArgv } from './bootstrap-plan.js';
 import { pruneLeastRecentlyUsed } from './cache-prune.js';
-import { withFileLock } from './file-lock.js';
 import { makeLayerDir } from './layer-dir.js';
 import { runLogged } from './run-logged.js';
 
@@ -36,7 +36,7 @@ export async function ensureBootstrapLayer(model: ImageModel, cache: BuildCacheP
   const key = bootstrapKey(inputs);
   const layer = bootstrapLayerPaths(cache, key);
   fs.mkdirSync(cache.bootstrapDir, { recursive: true });
-  const found = await withFileLock(
+  const found = await withLock(
     layer.lock,
     async () => {
       let status: BootstrapLayer['status'] = 'cached';

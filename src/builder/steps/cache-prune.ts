@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { IN_USE_DIR, liveUsers } from '../../common/in-use.js';
-import { ifFileLockFree } from './file-lock.js';
+import { ifLockFree } from '../../common/lock.js';
 
 /**
  * Keeps a cache directory of layers (bootstrap/<key>/, packages/<lineage>/) from growing
@@ -22,7 +22,7 @@ export async function pruneLeastRecentlyUsed(parent: string, options: { keep: st
   const removed: string[] = [];
   for (const { name } of entries.slice(options.maxUnused)) {
     const dir = path.join(parent, name);
-    const gone = await ifFileLockFree(`${dir}.lock`, async () => {
+    const gone = await ifLockFree(`${dir}.lock`, async () => {
       if ((await usersWithin(dir)) > 0) return false;
       fs.rmSync(dir, { recursive: true, force: true });
       return true;

@@ -2,13 +2,13 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { liveUsers, markInUse } from '../../common/in-use.js';
+import { withLock } from '../../common/lock.js';
 import { renderKiwiProfile } from '../description/kiwi-env.js';
 import type { ImageModel } from '../description/model.js';
 import { packagesLayerPaths, type BuildCachePaths } from '../paths.js';
 import { containerSourcesList } from './apt-sources.js';
 import { pruneLeastRecentlyUsed } from './cache-prune.js';
 import type { DescriptionFiles } from './driver-script.js';
-import { withFileLock } from './file-lock.js';
 import { KCONFIG } from './kconfig.js';
 import { makeLayerDir } from './layer-dir.js';
 
@@ -122,7 +122,7 @@ export async function ensurePackagesLayer(
   const layer = packagesLayerPaths(cache, lineage, state);
   const key = `${lineage}/${state}`;
   fs.mkdirSync(layer.lineageDir, { recursive: true });
-  const found = await withFileLock(
+  const found = await withLock(
     layer.lock,
     async () => {
       let status: PackagesLayer['status'] = 'cached';

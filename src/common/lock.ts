@@ -1,8 +1,8 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { isErrno } from '../common/errors.js';
-import { isAlive, processIdentity } from '../common/process-identity.js';
+import { isErrno } from './errors.js';
+import { isAlive, processIdentity } from './process-identity.js';
 
 export interface LockOptions {
   /** Called once if another live process holds the lock, with its identity. */
@@ -95,4 +95,25 @@ async function breakStaleLock(file: string, holder: string): Promise<void> {
 
 async function releaseLock(file: string, self: string): Promise<void> {
   if ((await readHolder(file)) === self) await fs.rm(file, { force: true });
+}
+
+/** Runs `work` holding the lock, waiting for it as acquireLock does; releases it however `work` ends. */
+export async function withLock<T>(file: string, work: () => Promise<T>, options: LockOptions = {}): Promise<T> {
+  const held = await acquireLock(file, options);
+  try {
+    return await work();
+  } finally {
+    await held.release();
+  }
+}
+
+/** Runs `work` holding the lock if it is free now; undefined, without running it, if a live process holds it. */
+export async function ifLockFree<T>(file: string, work: () => Promise<T>): Promise<T | undefined> {
+  const held = await tryAcquireLock(file);
+  if (!held) return undefined;
+  try {
+    return await work();
+  } finally {
+    await held.release();
+  }
 }

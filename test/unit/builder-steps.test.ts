@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { loadImageModel } from '../../src/builder/description/load.js';
 import type { User } from '../../src/builder/description/model.js';
 import { buildCachePaths, buildCacheRoot, bootstrapLayerPaths } from '../../src/builder/paths.js';
-import { aptListsCache, restoreAptLists, saveAptLists } from '../../src/builder/steps/apt-lists.js';
+import { aptListsCache, restoreAptLists, saveAptLists, UNUSED_APT_LISTS } from '../../src/builder/steps/apt-lists.js';
 import { makeAptListsLayer } from '../../src/builder/steps/apt-lists-layer.js';
 import { containerSourcesList, imageSourcesList } from '../../src/builder/steps/apt-sources.js';
 import { bootstrapInputs, bootstrapKey, mmdebstrapArgv } from '../../src/builder/steps/bootstrap-plan.js';
@@ -125,6 +125,21 @@ describe('apt index files kept between builds', () => {
     expect(readFileSync(join(cache.saved, 'deb_InRelease'), 'utf8')).toBe('second');
     // No lock and no replaced copy left behind.
     expect(readdirSync(join(dir, 'cache'))).toEqual([basename(cache.saved)]);
+  });
+
+  it('keeps the index files of the UNUSED_APT_LISTS most recently saved other sources, not more', async () => {
+    const root = join(tempDir('kiwi-apt-lists-'), 'cache');
+    const others = Array.from({ length: UNUSED_APT_LISTS + 3 }, (_, index) => `${index}`.padStart(32, '0'));
+    others.forEach((key, index) => {
+      indexFile(join(root, key), 'deb_InRelease', key, lastWeek);
+      const savedAt = new Date(Date.now() - (index + 1) * 60_000);
+      utimesSync(join(root, key), savedAt, savedAt);
+    });
+    const cache = aptListsCache(root, load('debian-minimal'));
+    const build = join(root, '..', 'build', 'apt-lists');
+    indexFile(build, 'deb_InRelease', 'now', lastWeek);
+    await saveAptLists(cache, build);
+    expect(readdirSync(root).sort()).toEqual([...others.slice(0, UNUSED_APT_LISTS), basename(cache.saved)].sort());
   });
 });
 

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { withLock } from '../../common/lock.js';
 import type { ImageModel } from '../description/model.js';
 import { containerSourcesList } from './apt-sources.js';
+import { pruneLeastRecentlyUsed } from './cache-prune.js';
 
 /**
  * apt's index files kept between builds of the same sources, so that a warm build's
@@ -13,8 +14,13 @@ import { containerSourcesList } from './apt-sources.js';
  * container, where the sources step copies them into /var/lib/apt/lists before the update
  * and its updated files back out after it (the image's own lists are removed as ever, and
  * scripts may do what they like with them). A successful build's files then replace the
- * saved ones by rename, under a lock; nothing ever writes into a saved file.
+ * saved ones by rename, under a lock; nothing ever writes into a saved file. Each set of
+ * sources keeps its own (tens of MB for Debian's); beyond UNUSED_APT_LISTS others, the least
+ * recently saved go.
  */
+/** Saved index files kept for other sources than the ones a build just saved. */
+export const UNUSED_APT_LISTS = 8;
+
 export interface AptListsCache {
   /** <cache>/apt/lists/<key>: the last saved lists for these sources. */
   saved: string;
@@ -61,4 +67,6 @@ export async function saveAptLists(cache: AptListsCache, buildLists: string, sig
     },
     signal ? { signal } : {},
   );
+  // Builds hold hard links to what they restored, so removing a saved set never touches a running build.
+  await pruneLeastRecentlyUsed(path.dirname(cache.saved), { keep: path.basename(cache.saved), maxUnused: UNUSED_APT_LISTS });
 }

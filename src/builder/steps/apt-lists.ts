@@ -6,6 +6,9 @@ import type { ImageModel } from '../description/model.js';
 import { containerSourcesList } from './apt-sources.js';
 import { pruneLeastRecentlyUsed } from './cache-prune.js';
 
+/** Saved index files kept for other sources than the ones a build just saved. */
+export const UNUSED_APT_LISTS = 8;
+
 /**
  * apt's index files kept between builds of the same sources, so that a warm build's
  * `apt-get update` only revalidates them (If-Modified-Since on each InRelease) instead of
@@ -18,9 +21,6 @@ import { pruneLeastRecentlyUsed } from './cache-prune.js';
  * sources keeps its own (tens of MB for Debian's); beyond UNUSED_APT_LISTS others, the least
  * recently saved go.
  */
-/** Saved index files kept for other sources than the ones a build just saved. */
-export const UNUSED_APT_LISTS = 8;
-
 export interface AptListsCache {
   /** <cache>/apt/lists/<key>: the last saved lists for these sources. */
   saved: string;

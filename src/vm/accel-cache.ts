@@ -21,11 +21,11 @@ const MAX_ENTRIES = 8;
  * on a host where KVM hangs, the probe costs its whole timeout, and every boot would pay it.
  */
 export async function cachedProbe(kernel: string, qemuBinary: string, probe: () => Promise<AccelProbeResult>): Promise<AccelProbeResult> {
-  const key = await probeKey(kernel, qemuBinary);
+  const current = await bootId();
+  const key = await probeKey(current, kernel, qemuBinary);
   const found = (await readProbeEntries()).find((entry) => entry.key === key);
   if (found) return found.result;
   const result = await probe();
-  const current = await bootId();
   // Read again: another kiwi may have added its answer while this one probed.
   const kept = (await readProbeEntries()).filter((entry) => entry.bootId === current && entry.key !== key);
   const entries: ProbeEntry[] = [{ key, bootId: current, result }, ...kept].slice(0, MAX_ENTRIES);
@@ -64,10 +64,10 @@ async function bootId(): Promise<string> {
   return (await fs.readFile('/proc/sys/kernel/random/boot_id', 'utf8').catch(() => '')).trim();
 }
 
-async function probeKey(kernel: string, qemuBinary: string): Promise<string> {
+async function probeKey(bootId: string, kernel: string, qemuBinary: string): Promise<string> {
   const kernelStat = await fs.stat(kernel);
   const qemuStat = await fs.stat(qemuBinary).catch(() => undefined);
   return createHash('sha256')
-    .update([await bootId(), kernel, kernelStat.size, kernelStat.mtimeMs, qemuBinary, qemuStat?.mtimeMs ?? 0].join('\n'))
+    .update([bootId, kernel, kernelStat.size, kernelStat.mtimeMs, qemuBinary, qemuStat?.mtimeMs ?? 0].join('\n'))
     .digest('hex');
 }

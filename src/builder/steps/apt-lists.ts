@@ -18,8 +18,8 @@ export const UNUSED_APT_LISTS = 8;
  * and its updated files back out after it (the image's own lists are removed as ever, and
  * scripts may do what they like with them). A successful build's files then replace the
  * saved ones by rename, under a lock; nothing ever writes into a saved file. Each set of
- * sources keeps its own (tens of MB for Debian's); beyond UNUSED_APT_LISTS others, the least
- * recently saved go.
+ * sources keeps its own (tens of MB for Debian's); when a build saves a new set, the least
+ * recently saved beyond UNUSED_APT_LISTS others go.
  */
 export interface AptListsCache {
   /** <cache>/apt/lists/<key>: the last saved lists for these sources. */
@@ -52,7 +52,7 @@ export async function restoreAptLists(cache: AptListsCache, buildLists: string, 
 /** Replaces the saved index files with a finished build's (moved, not copied: the build dir is removed next). */
 export async function saveAptLists(cache: AptListsCache, buildLists: string, signal?: AbortSignal): Promise<void> {
   fs.mkdirSync(path.dirname(cache.saved), { recursive: true });
-  await withLock(
+  const added = await withLock(
     cache.lock,
     async () => {
       // Old copies that a build killed between its two renames left, then this one's.
@@ -61,12 +61,15 @@ export async function saveAptLists(cache: AptListsCache, buildLists: string, sig
         if (name.startsWith(`${path.basename(cache.saved)}.old-`)) fs.rmSync(path.join(listsRoot, name), { recursive: true, force: true });
       }
       const old = `${cache.saved}.old-${randomBytes(4).toString('hex')}`;
-      if (fs.existsSync(cache.saved)) fs.renameSync(cache.saved, old);
+      const replaced = fs.existsSync(cache.saved);
+      if (replaced) fs.renameSync(cache.saved, old);
       fs.renameSync(buildLists, cache.saved);
       fs.rmSync(old, { recursive: true, force: true });
+      return !replaced;
     },
     signal ? { signal } : {},
   );
-  // Builds hold hard links to what they restored, so removing a saved set never touches a running build.
-  await pruneLeastRecentlyUsed(path.dirname(cache.saved), { keep: path.basename(cache.saved), maxUnused: UNUSED_APT_LISTS });
+  // Only a new set of sources grows the cache. Builds hold hard links to what they restored,
+  // so removing a saved set never touches a running build.
+  if (added) await pruneLeastRecentlyUsed(path.dirname(cache.saved), { keep: path.basename(cache.saved), maxUnused: UNUSED_APT_LISTS });
 }

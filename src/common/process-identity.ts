@@ -1,13 +1,21 @@
 import fs from 'node:fs';
+import { bootId } from './boot-id.js';
 
 /**
- * A process named so that a reused pid is not mistaken for it: "<pid>-<start time in
- * clock ticks since boot>" from /proc/<pid>/stat. Lock files and in-use markers store it.
+ * A process named so that no other is mistaken for it: "<pid>-<start time in clock ticks
+ * since boot>-<boot>", from /proc/<pid>/stat and the first 8 hex digits of the boot id.
+ * Lock files and in-use marks store it. The start time tells a reused pid; the boot tells
+ * a process of an earlier boot, whose pid and start tick the next boot can repeat exactly
+ * (a box boots the same way every time, and its cache disk keeps the marks of a killed VM).
  */
 export function processIdentity(pid: number = process.pid): string | undefined {
   const stat = readStat(pid);
-  return stat && `${pid}-${stat.startTime}`;
+  return stat && [pid, stat.startTime, bootId().slice(0, 8)].filter(Boolean).join('-');
 }
+
+/** An identity as processIdentity writes it; one without the boot (an older kiwi's) is read as of this boot. */
+export const IDENTITY_PATTERN = /(\d+)-(\d+)(?:-([0-9a-f]{8}))?/;
+const WHOLE_IDENTITY = new RegExp(`^${IDENTITY_PATTERN.source}$`);
 
 function readStat(pid: number): { state: string; startTime: string } | undefined {
   let stat: string;
@@ -27,8 +35,10 @@ function readStat(pid: number): { state: string; startTime: string } | undefined
  * goes on without `wait`).
  */
 export function isAlive(identity: string): boolean {
-  const match = /^(\d+)-(\d+)$/.exec(identity.trim());
+  const match = WHOLE_IDENTITY.exec(identity.trim());
   if (!match) return false;
-  const stat = readStat(Number(match[1]));
-  return stat !== undefined && stat.startTime === match[2] && stat.state !== 'Z' && stat.state !== 'X';
+  const [, pid, startTime, boot] = match;
+  if (boot !== undefined && boot !== bootId().slice(0, 8)) return false;
+  const stat = readStat(Number(pid));
+  return stat !== undefined && stat.startTime === startTime && stat.state !== 'Z' && stat.state !== 'X';
 }

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
+import { bootId } from '../common/boot-id.js';
 import type { AccelProbeResult } from './accel-probe.js';
 import { runtimeBase } from './vm-workdir.js';
 
@@ -21,7 +22,7 @@ const MAX_ENTRIES = 8;
  * on a host where KVM hangs, the probe costs its whole timeout, and every boot would pay it.
  */
 export async function cachedProbe(kernel: string, qemuBinary: string, probe: () => Promise<AccelProbeResult>): Promise<AccelProbeResult> {
-  const current = await bootId();
+  const current = bootId();
   const key = await probeKey(current, kernel, qemuBinary);
   const found = (await readProbeEntries()).find((entry) => entry.key === key);
   if (found) return found.result;
@@ -42,7 +43,7 @@ export async function cachedProbe(kernel: string, qemuBinary: string, probe: () 
  * none ran): for choices made before any box boots, such as the cross-arch method.
  */
 export async function lastProbedAccel(): Promise<AccelProbeResult['accel'] | undefined> {
-  const current = await bootId();
+  const current = bootId();
   return (await readProbeEntries()).find((entry) => entry.bootId === current)?.result.accel;
 }
 
@@ -60,14 +61,10 @@ async function readProbeEntries(): Promise<ProbeEntry[]> {
   }
 }
 
-async function bootId(): Promise<string> {
-  return (await fs.readFile('/proc/sys/kernel/random/boot_id', 'utf8').catch(() => '')).trim();
-}
-
-async function probeKey(bootId: string, kernel: string, qemuBinary: string): Promise<string> {
+async function probeKey(boot: string, kernel: string, qemuBinary: string): Promise<string> {
   const kernelStat = await fs.stat(kernel);
   const qemuStat = await fs.stat(qemuBinary).catch(() => undefined);
   return createHash('sha256')
-    .update([bootId, kernel, kernelStat.size, kernelStat.mtimeMs, qemuBinary, qemuStat?.mtimeMs ?? 0].join('\n'))
+    .update([boot, kernel, kernelStat.size, kernelStat.mtimeMs, qemuBinary, qemuStat?.mtimeMs ?? 0].join('\n'))
     .digest('hex');
 }

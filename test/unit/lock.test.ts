@@ -31,6 +31,18 @@ describe('lock', () => {
     await held?.release();
   });
 
+  it('breaks a lock of an earlier boot whose pid and start tick this process repeats', async () => {
+    // A box's cache disk keeps the locks of a killed VM, and the next boot can give its
+    // runtime the same pid at the same tick: only the boot tells them apart.
+    const file = path.join(tempDir(), 'boot.lock');
+    const [pid, start, boot] = processIdentity()!.split('-');
+    fs.writeFileSync(file, `${pid}-${start}-${boot === '00000000' ? '11111111' : '00000000'}`);
+    const held = await tryAcquireLock(file);
+    expect(held).toBeDefined();
+    expect(fs.readFileSync(file, 'utf8')).toBe(processIdentity());
+    await held?.release();
+  });
+
   it('breaks a lock whose owner was killed but not yet reaped (a zombie)', async () => {
     // sh starts a short child, then becomes a sleep that never reaps it when it ends.
     const parent = spawn('sh', ['-c', 'sleep 0.1 & echo $!; exec sleep 30'], { stdio: ['ignore', 'pipe', 'ignore'] });

@@ -1,6 +1,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { processIdentity } from '../../common/process-identity.js';
+import { IDENTITY_PATTERN, processIdentity } from '../../common/process-identity.js';
+
+/** What follows a temporary name's prefix: the writer (its identity, or a bare pid) and ".tmp". */
+const TEMP_SUFFIX = new RegExp(`^(${IDENTITY_PATTERN.source}|\\d+)\\.tmp$`);
 
 /**
  * A temporary name beside `file` in the same directory (so a rename is atomic), hidden. It
@@ -32,7 +35,7 @@ export function removeTempFiles(files: string[], isStale: (writer: string) => bo
       continue;
     }
     for (const name of names) {
-      const writer = prefixes.map((prefix) => (name.startsWith(prefix) ? /^(\d+(?:-\d+)?)\.tmp$/.exec(name.slice(prefix.length))?.[1] : undefined)).find(Boolean);
+      const writer = prefixes.map((prefix) => (name.startsWith(prefix) ? TEMP_SUFFIX.exec(name.slice(prefix.length))?.[1] : undefined)).find(Boolean);
       if (writer && isStale(writer)) fs.rmSync(path.join(dir, name), { force: true });
     }
   }

@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { bootId } from '../../common/boot-id.js';
 
 /** Which layers were read since this host booted (a tmpfs: it starts empty at each boot). */
 const WARMED_MARKS = '/run/kiwi/warmed-layers';
@@ -48,10 +49,11 @@ export function warmLayers(layers: readonly string[], marks: string = WARMED_MAR
 
 /** True for the first caller since boot to claim the layer. */
 function claim(marks: string, layer: string): boolean {
+  const boot = bootId();
+  if (!boot) return false;
   try {
-    const bootId = fs.readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
     fs.mkdirSync(marks, { recursive: true });
-    fs.writeFileSync(path.join(marks, createHash('sha256').update(`${bootId}\n${layer}`).digest('hex').slice(0, 32)), `${layer}\n`, { flag: 'wx' });
+    fs.writeFileSync(path.join(marks, createHash('sha256').update(`${boot}\n${layer}`).digest('hex').slice(0, 32)), `${layer}\n`, { flag: 'wx' });
     return true;
   } catch {
     return false;

@@ -62,7 +62,7 @@ export interface VmSpec {
   qmpSocket?: string;
   /** Machine model instead of the default (qemu-args.ts defaultMachine: q35, virt with GICv3). */
   machine?: string;
-  /** CPU model instead of the default (qemu-args.ts defaultCpu: host under KVM, max under TCG). */
+  /** CPU model instead of the default (qemu-args.ts defaultCpu: host under KVM, a trimmed max under TCG). */
   cpu?: string;
   /** Firmware image passed as -bios (x86_64: qboot when installed); absent: QEMU's default. */
   bios?: string;

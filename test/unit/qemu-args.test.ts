@@ -26,7 +26,7 @@ describe('buildQemuArgs', () => {
       command: 'qemu-system-x86_64',
       args: [
         '-nodefaults', '-no-user-config', '-display', 'none', '-no-reboot',
-        '-machine', 'q35', '-accel', 'tcg', '-cpu', 'max', '-m', '2048', '-smp', '2',
+        '-machine', 'q35', '-accel', 'tcg', '-cpu', 'max,-avx,-avx2,-erms', '-m', '2048', '-smp', '2',
         '-bios', '/usr/share/qemu/qboot.rom',
         '-kernel', '/cache/debian/x86_64/current/vmlinux',
         '-initrd', '/cache/debian/x86_64/current/initrd.cpio',

@@ -33,6 +33,26 @@ async function startSleepingShell(env: Record<string, string>, flags: string[] =
   return { child };
 }
 
+/**
+ * Containers' cgroups coming and going while another process allocates memory: what a build
+ * does. The kernel flips static keys (rewrites its own code) when the first cgroup with a
+ * cpuset, memory or CPU quota appears and the last one goes; under multi-threaded TCG a
+ * vCPU can then hang on the rewrite's breakpoint, unless the box keeps them on from boot.
+ */
+const CGROUP_CHURN = `
+cgroups=/sys/fs/cgroup
+(while :; do find / -xdev -type f -exec cat {} + >/dev/null 2>&1; echo 3 >/proc/sys/vm/drop_caches; done) &
+reader=$!
+i=0
+while [ $i -lt 400 ]; do
+  mkdir $cgroups/churn && echo "50000 100000" >$cgroups/churn/cpu.max && rmdir $cgroups/churn || exit 1
+  i=$((i + 1))
+done
+kill $reader
+echo "cycles: $i"
+dmesg | grep -c "soft lockup" || true
+`;
+
 describe.skipIf(!canRun)('kiwi box shell (debian box, TCG)', () => {
   beforeAll(async () => {
     await ensureTestBox();
@@ -121,6 +141,13 @@ describe.skipIf(!canRun)('kiwi box shell (debian box, TCG)', () => {
     expect(kept && fs.existsSync(kept)).toBe(true);
     expect(qemuProcessesUnder(env.XDG_RUNTIME_DIR!)).toEqual([]);
     expect(vmDirsUnder(env.XDG_RUNTIME_DIR!)).toEqual([]);
+  });
+
+  it('stays responsive while cgroups come and go under memory load (the static keys stay on from boot)', { timeout: 5 * 60_000 }, async () => {
+    const env = shellEnv();
+    const result = await runKiwi(['box', 'shell', 'debian', '--no-update-check', '--', 'sh', '-c', CGROUP_CHURN], { env });
+    expect(result.exitCode, result.stderr).toBe(0);
+    expect(result.stdout.split('\n')).toEqual(['cycles: 400', '0']);
   });
 
   it('builds a recipe box on first use when nothing is cached and no server publishes it', async () => {

@@ -10,12 +10,15 @@ import { bootId } from './boot-id.js';
  */
 export function processIdentity(pid: number = process.pid): string | undefined {
   const stat = readStat(pid);
-  return stat && [pid, stat.startTime, bootId().slice(0, 8)].filter(Boolean).join('-');
+  return stat && [pid, stat.startTime, bootTag()].filter(Boolean).join('-');
 }
 
 /** An identity as processIdentity writes it; one without the boot (an older kiwi's) is read as of this boot. */
 export const IDENTITY_PATTERN = /(\d+)-(\d+)(?:-([0-9a-f]{8}))?/;
 const WHOLE_IDENTITY = new RegExp(`^${IDENTITY_PATTERN.source}$`);
+
+/** The boot's part of an identity: enough of the boot id to tell two boots apart. */
+const bootTag = (): string => bootId().slice(0, 8);
 
 function readStat(pid: number): { state: string; startTime: string } | undefined {
   let stat: string;
@@ -38,7 +41,7 @@ export function isAlive(identity: string): boolean {
   const match = WHOLE_IDENTITY.exec(identity.trim());
   if (!match) return false;
   const [, pid, startTime, boot] = match;
-  if (boot !== undefined && boot !== bootId().slice(0, 8)) return false;
+  if (boot !== undefined && boot !== bootTag()) return false;
   const stat = readStat(Number(pid));
   return stat !== undefined && stat.startTime === startTime && stat.state !== 'Z' && stat.state !== 'X';
 }

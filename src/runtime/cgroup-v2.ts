@@ -33,6 +33,8 @@ export function createV2Cgroup(request: CgroupRequest & { mountPoint: string; ow
     if (typeof delegated !== 'string') return delegated;
     parent = delegated;
   } else {
+    // The box init makes this same cgroup at boot to hold the kernel's cgroup static keys
+    // on (boxes/debian/files/usr/lib/kiwi/box-init): a rename must change both.
     parent = path.join(request.mountPoint, 'kiwi');
     fs.mkdirSync(parent, { recursive: true });
     enableControllers(request.mountPoint, controllers, request);

@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { UNUSED_DOWNLOAD_DAYS } from '../../src/builder/steps/apt-archives.js';
 import { CONTAINER_STEPS } from '../../src/builder/steps/driver-script.js';
 import { localRepoDescription, publishHello } from '../fixtures/local-repo-description.js';
 import { runKiwi } from '../fixtures/run-kiwi.js';
@@ -115,9 +116,23 @@ describe.skipIf(!isRoot)('kiwi build (native, root)', () => {
     expect(built.stderr).not.toMatch(reused);
     expect(built.stderr).toContain(installing);
     expect(await helloVersion(first)).toBe('1');
+    // Downloaded packages no build used for a while leave the shared cache after a build.
+    const archives = path.join(CACHE, 'apt', 'archives');
+    const plantDeb = (name: string, daysAgo: number) => {
+      const file = path.join(archives, name);
+      fs.writeFileSync(file, 'not a real package');
+      const then = new Date(Date.now() - daysAgo * 24 * 60 * 60_000);
+      fs.utimesSync(file, then, then);
+      return file;
+    };
+    const stale = plantDeb('kiwi-test-stale_1.0_all.deb', UNUSED_DOWNLOAD_DAYS + 5);
+    const recent = plantDeb('kiwi-test-recent_1.0_all.deb', UNUSED_DOWNLOAD_DAYS - 5);
     const again = tempDir('kiwi-build-repo-');
     const rebuilt = await build(description, again);
     expect(rebuilt.exitCode, rebuilt.stderr).toBe(0);
+    expect(fs.existsSync(stale)).toBe(false);
+    expect(fs.existsSync(recent)).toBe(true);
+    fs.rmSync(recent);
     const lineage = reused.exec(rebuilt.stderr)?.[1];
     expect(lineage, rebuilt.stderr).toBeDefined();
     expect(rebuilt.stderr).not.toContain(installing);
@@ -130,9 +145,15 @@ describe.skipIf(!isRoot)('kiwi build (native, root)', () => {
     const entries = async (target: string) => String((await execa('tar', ['-tvJf', path.join(target, 'debian-minimal.x86_64-1.0.0.tar.xz')])).stdout).split('\n').map((line) => line.split(/\s+/).filter((_, index) => index < 2 || index > 4).join(' ')).sort();
     expect(await entries(again)).toEqual(await entries(first));
     await publishHello(description, '2');
+    // The next install marks the .deb of each package in the image as used: an old one of dash is kept.
+    const dash = /^dash\|None\|([^|]+)\|None\|([^|]+)\|/m.exec(fs.readFileSync(path.join(again, 'debian-minimal.x86_64-1.0.0.packages'), 'utf8'));
+    expect(dash).not.toBeNull();
+    const dashDeb = plantDeb(`dash_${dash![1]!.replaceAll(':', '%3a')}_${dash![2]}.deb`, UNUSED_DOWNLOAD_DAYS + 5);
     const updated = tempDir('kiwi-build-repo-');
     const next = await build(description, updated);
     expect(next.exitCode, next.stderr).toBe(0);
+    expect(Date.now() - fs.statSync(dashDeb).mtimeMs).toBeLessThan(60 * 60_000);
+    fs.rmSync(dashDeb);
     expect(next.stderr).not.toMatch(reused);
     expect(await helloVersion(updated)).toBe('2');
     expect(fs.readFileSync(path.join(updated, 'debian-minimal.x86_64-1.0.0.packages'), 'utf8')).toMatch(/^kiwi-hello\|None\|2\|None\|all\|/m);

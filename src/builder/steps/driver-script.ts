@@ -1,4 +1,5 @@
 import type { ImageModel } from '../description/model.js';
+import { holdDownloadsShared, markUsedDownloads } from './apt-archives.js';
 import { q } from './users.js';
 
 /** Where the build's inputs are inside the container (on its /tmp tmpfs: no trace in the image). */
@@ -106,6 +107,7 @@ function packagesSteps(model: ImageModel, files: DescriptionFiles): Step[] {
       '    if command -v linux-update-symlinks >/dev/null; then linux-update-symlinks upgrade "$version" "/boot/vmlinuz-$version"; fi',
       '  done',
       'fi',
+      markUsedDownloads(CONTAINER_APT_ARCHIVES),
     ],
   ]);
   return steps;
@@ -190,6 +192,8 @@ function script(steps: Step[], around: { before?: string[]; after?: string[] } =
     'exec 2>&1',
     'set -u',
     'export DEBIAN_FRONTEND=noninteractive LC_ALL=C.UTF-8',
+    '# The shared download cache is not pruned while this container runs (apt-archives.ts).',
+    ...holdDownloadsShared(CONTAINER_APT_ARCHIVES),
     'quiet() {',
     '    ( set -e; "$@" )',
     '    local rc=$?',

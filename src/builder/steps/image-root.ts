@@ -3,6 +3,7 @@ import type { ResourceLimits } from '../../runtime/spec.js';
 import type { BuildLog } from '../build-log.js';
 import type { ImageModel } from '../description/model.js';
 import type { BuildCachePaths, buildDirPaths } from '../paths.js';
+import { pruneUnusedDownloads } from './apt-archives.js';
 import { aptListsCache, restoreAptLists, saveAptLists } from './apt-lists.js';
 import { savedListsCurrent } from './apt-lists-current.js';
 import type { BootstrapLayer } from './bootstrap.js';
@@ -94,6 +95,7 @@ export async function prepareImageRoot(options: ImageRootOptions): Promise<{ pea
       .catch(onFailure)
       .finally(warming.stop);
     await saveAptLists(aptLists, build.aptLists, signal);
+    await pruneUnusedDownloads(cache.aptArchives, log);
     return { peakMemoryBytes: maxOf(peakMemoryBytes, imagePeak), release: layer.release };
   } catch (error) {
     await layer.release();

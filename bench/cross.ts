@@ -3,7 +3,13 @@
  * cross method (vm: the aarch64 box under full emulation; binfmt: the x86_64 box running
  * arm64 programs through qemu-user) against the x86_64 build, in one run.
  *
- *   npm run build && KIWI_BOXED_CACHE_DIR=<box cache> npx tsx bench/cross.ts [--methods native,binfmt,vm] [--runs 1] [--warm]
+ *   npm run build && KIWI_BOXED_CACHE_DIR=<box cache> npx tsx bench/cross.ts [--methods native,binfmt,vm] [--runs 1] [--warm] [--seed-layers DIR]
+ *
+ * --seed-layers DIR: the builds run on a box cache of their own that links the boxes of
+ * KIWI_BOXED_CACHE_DIR and gives each box's build cache disk the bootstrap layers of the
+ * native build cache DIR (DIR/bootstrap/<key>, as `kiwi build` and `kiwi build --target-arch
+ * aarch64` of the description made them): a bootstrap through qemu-user inside the emulated
+ * x86_64 box (binfmt) takes hours under TCG, and the same inputs make the same layer.
  *
  * Each method first gets one build whose bootstrap layer may be cold (reported as "first");
  * the timed runs after it find the layer on the box's build cache disk, as a user's second
@@ -16,15 +22,39 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { execa } from 'execa';
+import { seedBuildCacheDisk } from '../test/fixtures/box/seeded-cache-disk.js';
+import { cacheRoot } from '../src/box/paths.js';
 import { median } from './median.js';
 
 const { values } = parseArgs({
-  options: { methods: { type: 'string', default: 'native,binfmt,vm' }, runs: { type: 'string', default: '1' }, warm: { type: 'boolean', default: false } },
+  options: {
+    methods: { type: 'string', default: 'native,binfmt,vm' },
+    runs: { type: 'string', default: '1' },
+    warm: { type: 'boolean', default: false },
+    'seed-layers': { type: 'string' },
+  },
 });
 const methods = values.methods.split(',');
 const runs = Number(values.runs);
 const kiwi = path.resolve('bin/kiwi.js');
 const description = path.resolve('descriptions/debian-minimal');
+
+const boxCache = values['seed-layers'] ? await seededBoxCache(path.resolve(values['seed-layers'])) : undefined;
+
+/** A box cache linking the debian box of the user's, both arches' build cache disks seeded with the layers in DIR/bootstrap. */
+async function seededBoxCache(buildCache: string): Promise<string> {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'kiwi-bench-cross-cache-'));
+  process.on('exit', () => fs.rmSync(root, { recursive: true, force: true }));
+  fs.symlinkSync(path.join(cacheRoot(), 'debian'), path.join(root, 'debian'));
+  const layers = fs.readdirSync(path.join(buildCache, 'bootstrap'), { withFileTypes: true }).filter((entry) => entry.isDirectory() && !entry.name.startsWith('.'));
+  const forArch = (debArch: string) =>
+    layers.filter((entry) => (JSON.parse(fs.readFileSync(path.join(buildCache, 'bootstrap', entry.name, 'layer.json'), 'utf8')) as { inputs: { arch: string } }).inputs.arch === debArch).map((entry) => path.join(buildCache, 'bootstrap', entry.name));
+  // The x86_64 box builds for amd64 (native) and arm64 (binfmt); the aarch64 box for arm64 (vm).
+  await seedBuildCacheDisk(root, 'debian', 'x86_64', [...forArch('amd64'), ...forArch('arm64')]);
+  await seedBuildCacheDisk(root, 'debian', 'aarch64', forArch('arm64'));
+  console.error(`box cache ${root}: build cache disks seeded from ${buildCache}/bootstrap`);
+  return root;
+}
 
 const METHOD_ARGS: Record<string, string[]> = {
   native: [],
@@ -43,7 +73,7 @@ async function boxbuild(method: string): Promise<Run> {
     const started = performance.now();
     const done = await execa(process.execPath, [kiwi, 'boxbuild', '--box', 'debian', '--no-update-check', '--json', ...METHOD_ARGS[method]!, '--', '--description', description, '--target-dir', target], {
       reject: false,
-      env: { CI: '1' },
+      env: { CI: '1', ...(boxCache ? { KIWI_BOXED_CACHE_DIR: boxCache } : {}) },
     });
     const seconds = (performance.now() - started) / 1000;
     if (done.exitCode !== 0) throw new Error(`${method} build failed (exit ${done.exitCode}):\n${done.stderr.slice(-3000)}`);

@@ -57,7 +57,7 @@ export function addBoxOptions(command: Command, archMeaning = 'box architecture'
     .option('--ssh-port <port>', 'host port (on 127.0.0.1) for the box\'s SSH; default: a free one')
     .option('--box-timeout <seconds>', 'how long the box may take to boot', '120')
     .option('--machine <type>', 'QEMU machine type instead of the default (q35, virt)')
-    .option('--cpu <model>', 'QEMU CPU model instead of the default (host under KVM; under TCG max without the features TCG runs slowly)')
+    .option('--cpu <model>', 'QEMU CPU model instead of the default (host under KVM; under TCG, max without the features TCG emulates slowly)')
     .option('--no-update-check', 'use the cached box as it is, without network')
     .option('--no-snapshot', 'keep the box\'s root disk changes for the next --no-snapshot run (one such VM at a time)')
     .option('--box-console', 'show the box\'s serial console while it boots')

@@ -18,7 +18,7 @@ import { tempDir } from '../fixtures/temp-dir.js';
 // same inputs, and the box runs the rest of the build through binfmt: apt, the packages and
 // image phases, the archive. It runs on every run.
 // --cross vm boots the aarch64 debian box under TCG and builds natively arm64 inside it:
-// the aarch64 box is built first (15–22 minutes of qemu-user here) and a cold build in it
+// the aarch64 box is built first (6–22 minutes of qemu-user here) and a cold build in it
 // took 29 minutes, so those run only with KIWI_TEST_SLOW=1, not in CI's 90 minutes.
 const canRun = process.getuid?.() === 0 && hostArch() === 'x86_64' && fs.existsSync('/usr/bin/qemu-system-aarch64') && fs.existsSync('/usr/lib/binfmt.d/qemu-aarch64.conf');
 const REPO = path.resolve(__dirname, '../..');

@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { execa } from 'execa';
+import { shellQuote } from '../../common/shell-quote.js';
 import { formatBytes } from '../../common/units.js';
 import type { BuildLog } from '../build-log.js';
 
@@ -20,7 +21,7 @@ const LOCK_TAKEN = 75;
 
 /** Shell for a build container's script: the shared lock on the downloads in `dir`, held by fd 9 until the container ends. */
 export function holdDownloadsShared(dir: string): string[] {
-  return [`exec 9<>${dir}/${LOCK}`, 'flock -s 9'];
+  return [`exec 9<>${shellQuote([path.posix.join(dir, LOCK)])}`, 'flock -s 9'];
 }
 
 /**
@@ -29,7 +30,7 @@ export function holdDownloadsShared(dir: string): string[] {
  * marked as used now.
  */
 export function markUsedDownloads(dir: string): string {
-  return `dpkg-query -W -f '\${Package}_\${Version}_\${Architecture}.deb\\n' | sed 's/:/%3a/g' | (cd ${dir} && xargs -r touch -c --)`;
+  return `dpkg-query -W -f '\${Package}_\${Version}_\${Architecture}.deb\\n' | sed 's/:/%3a/g' | (cd ${shellQuote([dir])} && xargs -r touch -c --)`;
 }
 
 /**

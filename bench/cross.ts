@@ -24,6 +24,7 @@ import { parseArgs } from 'node:util';
 import { execa } from 'execa';
 import { seedBuildCacheDisk } from '../test/fixtures/box/seeded-cache-disk.js';
 import { cacheRoot } from '../src/box/paths.js';
+import { bootstrapLayerPaths, buildCachePaths } from '../src/builder/paths.js';
 import { median } from './median.js';
 
 const { values } = parseArgs({
@@ -46,9 +47,13 @@ async function seededBoxCache(buildCache: string): Promise<string> {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'kiwi-bench-cross-cache-'));
   process.on('exit', () => fs.rmSync(root, { recursive: true, force: true }));
   fs.symlinkSync(path.join(cacheRoot(), 'debian'), path.join(root, 'debian'));
-  const layers = fs.readdirSync(path.join(buildCache, 'bootstrap'), { withFileTypes: true }).filter((entry) => entry.isDirectory() && !entry.name.startsWith('.'));
-  const forArch = (debArch: string) =>
-    layers.filter((entry) => (JSON.parse(fs.readFileSync(path.join(buildCache, 'bootstrap', entry.name, 'layer.json'), 'utf8')) as { inputs: { arch: string } }).inputs.arch === debArch).map((entry) => path.join(buildCache, 'bootstrap', entry.name));
+  const cache = buildCachePaths(buildCache);
+  const layers = fs
+    .readdirSync(cache.bootstrapDir, { withFileTypes: true })
+    .filter((entry) => entry.isDirectory() && !entry.name.startsWith('.'))
+    .map((entry) => bootstrapLayerPaths(cache, entry.name))
+    .map((layer) => ({ dir: layer.dir, arch: (JSON.parse(fs.readFileSync(layer.meta, 'utf8')) as { inputs: { arch: string } }).inputs.arch }));
+  const forArch = (debArch: string) => layers.filter((layer) => layer.arch === debArch).map((layer) => layer.dir);
   // The x86_64 box builds for amd64 (native) and arm64 (binfmt); the aarch64 box for arm64 (vm).
   await seedBuildCacheDisk(root, 'debian', 'x86_64', [...forArch('amd64'), ...forArch('arm64')]);
   await seedBuildCacheDisk(root, 'debian', 'aarch64', forArch('arm64'));

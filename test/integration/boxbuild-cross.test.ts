@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { bootstrapLayerPaths, buildCachePaths } from '../../src/builder/paths.js';
 import { hostArch } from '../../src/common/arch.js';
 import { ensureTestBox, TEST_BOX_CACHE } from '../fixtures/box/built-box.js';
 import { cacheWithSeededDisk } from '../fixtures/box/seeded-cache-disk.js';
@@ -37,7 +38,7 @@ describe.skipIf(!canRunBinfmt)('kiwi boxbuild --aarch64 --cross binfmt on an x86
     const done = await runKiwi(['build', '--description', description, '--target-dir', native, '--target-arch', 'aarch64'], { env: { KIWI_BUILD_CACHE_DIR: BUILD_CACHE } });
     if (done.exitCode !== 0) throw new Error(`the native arm64 build failed:\n${String(done.stderr)}`);
     const layerKey = (JSON.parse(fs.readFileSync(path.join(native, 'kiwi.result.json'), 'utf8')) as { build: { bootstrapLayer: string } }).build.bootstrapLayer;
-    boxCache = await cacheWithSeededDisk('x86_64', [path.join(BUILD_CACHE, 'bootstrap', layerKey)]);
+    boxCache = await cacheWithSeededDisk('x86_64', [bootstrapLayerPaths(buildCachePaths(BUILD_CACHE), layerKey).dir]);
   }, BUILD_TIMEOUT);
 
   it('debian-minimal (without its image packages) as an aarch64 tbz built in the x86_64 box through qemu-user, the same packages as natively', { timeout: BUILD_TIMEOUT }, async () => {

@@ -87,7 +87,8 @@ fs.mkdirSync(gnupgHome, { mode: 0o700 });
 
 // Ctrl-C or SIGTERM: stop the running build (it cleans up after itself), then remove the work dir.
 const cancel = new AbortController();
-for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => cancel.abort());
+// `on`, not `once`: execa's exit hook re-raises a signal that finds no other listener left.
+for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => cancel.abort());
 
 /** Mount points at or below dir, deepest first (KIWI NG bind-mounts /proc, /dev, /sys and its cache into its image root). */
 function mountsUnder(dir: string): string[] {

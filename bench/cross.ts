@@ -40,6 +40,12 @@ const runs = Number(values.runs);
 const kiwi = path.resolve('bin/kiwi.js');
 const description = path.resolve('descriptions/debian-minimal');
 
+// Ctrl-C or SIGTERM: stop the running build (kiwi cleans up its VM), then the finally blocks and
+// the exit handler remove the target and the seeded box cache.
+const cancel = new AbortController();
+// `on`, not `once`: execa's exit hook re-raises a signal that finds no other listener left.
+for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => cancel.abort());
+
 const boxCache = values['seed-layers'] ? await seededBoxCache(path.resolve(values['seed-layers'])) : undefined;
 
 /** A box cache linking the debian box of the user's, both arches' build cache disks seeded with the layers in DIR/bootstrap. */
@@ -78,9 +84,11 @@ async function boxbuild(method: string): Promise<Run> {
     const started = performance.now();
     const done = await execa(process.execPath, [kiwi, 'boxbuild', '--box', 'debian', '--no-update-check', '--json', ...METHOD_ARGS[method]!, '--', '--description', description, '--target-dir', target], {
       reject: false,
+      cancelSignal: cancel.signal,
       env: { CI: '1', ...(boxCache ? { KIWI_BOXED_CACHE_DIR: boxCache } : {}) },
     });
     const seconds = (performance.now() - started) / 1000;
+    if (done.isCanceled) throw new Error('cancelled');
     if (done.exitCode !== 0) throw new Error(`${method} build failed (exit ${done.exitCode}):\n${done.stderr.slice(-3000)}`);
     const result = JSON.parse(done.stdout.trim().split('\n').pop()!) as { bootstrap: string; image: string };
     const expectedArch = method === 'native' ? 'x86_64' : 'aarch64';

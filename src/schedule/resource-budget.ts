@@ -54,9 +54,15 @@ export interface PackPlan {
 /**
  * kiwi batch --pack: builds that may share a VM go into one, at most `jobs` to a VM (all of
  * them without --jobs). The VM gets its builds' memory together, as far as the host's free
- * memory holds it, and their vCPUs up to two per host core; each build's container is held
- * to an equal share of the memory (memory.max). CPU needs no cap: sibling cgroups share it
- * equally by default (cpu.weight) and an idle build's share goes to the busy ones.
+ * memory holds it, and their vCPUs up to one per host core (more only if one build asks for
+ * more); each build's container is held to an equal share of the memory (memory.max). CPU
+ * needs no cap: sibling cgroups share it equally by default (cpu.weight) and an idle build's
+ * share goes to the busy ones.
+ *
+ * One vCPU per core, not two as for VMs side by side: the builds of a pack keep every vCPU
+ * busy, and a guest with more vCPUs than the host has cores spends the difference waiting on
+ * kernel locks held by a vCPU the host has descheduled (four builds on two cores under TCG:
+ * 82–84 s with four vCPUs, 71 s with two; bench/RESULTS.md, bench/parallel).
  */
 export function planPacks(input: { builds: PackInput[]; availableMiB: number; cores: number; jobs: number | undefined }): PackPlan[] {
   const groups = new Map<string, number[]>();
@@ -71,7 +77,7 @@ export function planPacks(input: { builds: PackInput[]; availableMiB: number; co
       const memoryMiB = Math.max(largest, Math.min(wanted, Math.floor(input.availableMiB - HOST_RESERVE_MIB - QEMU_OVERHEAD_MIB)));
       const cpus = Math.min(
         builds.reduce((sum, index) => sum + input.builds[index]!.cpus, 0),
-        Math.max(input.cores * VCPUS_PER_CORE, ...builds.map((index) => input.builds[index]!.cpus)),
+        Math.max(input.cores, ...builds.map((index) => input.builds[index]!.cpus)),
       );
       const memoryMaxMiB = Math.floor((memoryMiB - BOX_BASE_MIB - RUNTIME_MIB * builds.length) / builds.length);
       plans.push({ builds, memoryMiB, cpus, memoryMaxMiB });

@@ -66,8 +66,8 @@ describe('packing builds into VMs (--pack)', () => {
   it('puts the builds of one box into one VM sized for all of them, each held to an equal share of memory', () => {
     const plans = planPacks({ builds: [build('debian/x86_64'), build('debian/x86_64'), build('debian/aarch64'), build('debian/x86_64')], availableMiB: 24_000, cores: 2, jobs: undefined });
     expect(plans).toEqual([
-      // 3 × 2048 MiB; vCPUs: 3 × 2, at most 2 per core; (6144 - 256 - 3 × 128) / 3.
-      { builds: [0, 1, 3], memoryMiB: 6144, cpus: 4, memoryMaxMiB: 1834 },
+      // 3 × 2048 MiB; vCPUs: 3 × 2, at most one per core (but never fewer than one build asks for); (6144 - 256 - 3 × 128) / 3.
+      { builds: [0, 1, 3], memoryMiB: 6144, cpus: 2, memoryMaxMiB: 1834 },
       { builds: [2], memoryMiB: 2048, cpus: 2, memoryMaxMiB: 1664 },
     ]);
   });
@@ -77,6 +77,9 @@ describe('packing builds into VMs (--pack)', () => {
     expect(planPacks({ builds: four, availableMiB: 24_000, cores: 8, jobs: 2 }).map((plan) => plan.builds)).toEqual([[0, 1], [2, 3]]);
     // (5000 - 1024 reserve - 256 QEMU) = 3720 MiB for four builds.
     expect(planPacks({ builds: four, availableMiB: 5000, cores: 8, jobs: undefined })[0]).toMatchObject({ memoryMiB: 3720, cpus: 8, memoryMaxMiB: 738 });
+    // Four builds of one vCPU each on a 2-core host: two vCPUs; one build of four vCPUs keeps its four.
+    expect(planPacks({ builds: [build('k', 2048, 1), build('k', 2048, 1), build('k', 2048, 1), build('k', 2048, 1)], availableMiB: 24_000, cores: 2, jobs: undefined })[0]!.cpus).toBe(2);
+    expect(planPacks({ builds: [build('k', 2048, 4)], availableMiB: 24_000, cores: 2, jobs: undefined })[0]!.cpus).toBe(4);
     expect(planPacks({ builds: four, availableMiB: 1000, cores: 1, jobs: undefined })[0]!.memoryMiB).toBe(2048);
   });
 });

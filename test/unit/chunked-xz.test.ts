@@ -112,6 +112,36 @@ describe('chunked xz', () => {
     expect(fs.statSync(cached).size).toBeGreaterThan(100);
   });
 
+  it('runs xz once for a chunk that archives compressed at once share (a pack\'s builds)', async () => {
+    const dir = tempDir();
+    const cacheDir = path.join(dir, 'cache');
+    const data = textBytes(40_000);
+    fs.writeFileSync(path.join(dir, 'in'), data);
+    const [a, b] = await Promise.all([
+      compressChunked(path.join(dir, 'in'), path.join(dir, 'a.xz'), { cacheDir, chunkSizes: SMALL }),
+      compressChunked(path.join(dir, 'in'), path.join(dir, 'b.xz'), { cacheDir, chunkSizes: SMALL }),
+    ]);
+    // Each chunk was made by one of the two and taken by the other (from its run or the cache).
+    expect(a.chunks - a.reused + (b.chunks - b.reused)).toBe(a.chunks);
+    expect(a.reused + b.reused).toBe(a.chunks);
+    expect(fs.readFileSync(path.join(dir, 'a.xz')).equals(fs.readFileSync(path.join(dir, 'b.xz')))).toBe(true);
+    expect(await decompressed(path.join(dir, 'b.xz'))).toBe(hashOf(data));
+  });
+
+  it('makes a chunk itself when the archive whose xz it waited for is stopped', async () => {
+    const dir = tempDir();
+    const cacheDir = path.join(dir, 'cache');
+    const data = textBytes(40_000);
+    fs.writeFileSync(path.join(dir, 'in'), data);
+    const controller = new AbortController();
+    const stopped = compressChunked(path.join(dir, 'in'), path.join(dir, 'a.xz'), { cacheDir, chunkSizes: SMALL, signal: controller.signal });
+    const other = compressChunked(path.join(dir, 'in'), path.join(dir, 'b.xz'), { cacheDir, chunkSizes: SMALL });
+    setTimeout(() => controller.abort(new Error('stopped')), 20);
+    await expect(stopped).rejects.toThrow('stopped');
+    await other;
+    expect(await decompressed(path.join(dir, 'b.xz'))).toBe(hashOf(data));
+  });
+
   it('fails with xz\'s error and leaves no temporary chunk', async () => {
     const dir = tempDir();
     fs.writeFileSync(path.join(dir, 'in'), textBytes(5_000));

@@ -21,7 +21,7 @@ import { CHUNK_SIZES, fileChunks, type ChunkSizes } from './content-chunks.js';
  */
 export interface ChunkedXzOptions {
   cacheDir: string;
-  /** xz processes at once (each single-threaded); default: the machine's cores. */
+  /** xz processes at once for this archive (each single-threaded); default: the machine's cores, shared by every archive this process compresses. */
   jobs?: number;
   /** The cache is cut back to this size, least recently used first, after each archive. */
   maxCacheBytes?: number;
@@ -48,10 +48,23 @@ const WINDOW_PER_JOB = 4;
 const XZ_HEADER_MAGIC = Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]);
 const XZ_FOOTER_MAGIC = Buffer.from('YZ');
 
+/**
+ * The xz processes of every archive this process compresses: the builds of a pack compress
+ * at once, and more xz processes than cores would only share them (at about 100 MB each).
+ */
+const machineXzSlots = new Slots(os.availableParallelism());
+
+/**
+ * Chunks being compressed by this process, by their cache file: builds compressing at once
+ * (a pack, a batch) wait for the one xz run of a chunk their images share instead of
+ * compressing it again; the cache has it after that run.
+ */
+const compressing = new Map<string, Promise<Buffer>>();
+
 /** Compresses `input` into `output` (written in place: callers give a temporary name). */
 export async function compressChunked(input: string, output: string, options: ChunkedXzOptions): Promise<ChunkedXzStats> {
   const jobs = Math.max(1, options.jobs ?? os.availableParallelism());
-  const xzSlots = new Slots(jobs);
+  const xzSlots = options.jobs === undefined ? machineXzSlots : new Slots(jobs);
   const stats: ChunkedXzStats = { chunks: 0, reused: 0, inputBytes: 0, outputBytes: 0 };
   const out = fs.openSync(output, 'w');
   // Compressed in parallel, written in order. Up to `jobs` xz processes at once, and a window
@@ -86,12 +99,32 @@ export async function compressChunked(input: string, output: string, options: Ch
   return stats;
 }
 
-/** One chunk's .xz stream: from the cache (marked as used), else made by xz and cached. */
+/** One chunk's .xz stream: from the cache (marked as used), from another archive's run of xz on the same chunk, else made by xz and cached. */
 async function compressedChunk(chunk: Buffer, cacheDir: string, xzSlots: Slots, signal?: AbortSignal): Promise<{ bytes: Buffer; reused: boolean }> {
   const key = createHash('sha256').update(chunk).digest('hex');
   const file = path.join(cacheDir, key.slice(0, 2), `${key}.xz`);
   const cached = readCachedChunk(file);
   if (cached) return { bytes: cached, reused: true };
+  const running = compressing.get(file);
+  if (running) {
+    try {
+      return { bytes: await running, reused: true };
+    } catch {
+      // That archive's xz failed or was stopped with its build: this one makes the chunk itself.
+      signal?.throwIfAborted();
+    }
+  }
+  const made = compressAndCache(chunk, file, xzSlots, signal);
+  compressing.set(file, made);
+  try {
+    return { bytes: await made, reused: false };
+  } finally {
+    if (compressing.get(file) === made) compressing.delete(file);
+  }
+}
+
+/** xz of one chunk, written to the cache at `file` by rename. */
+async function compressAndCache(chunk: Buffer, file: string, xzSlots: Slots, signal?: AbortSignal): Promise<Buffer> {
   const xz = await xzSlots.run(() =>
     execa('xz', [LEVEL, '-T1', '-c'], { input: chunk, encoding: 'buffer', stripFinalNewline: false, reject: false, maxBuffer: 2 * chunk.length + (1 << 20), ...(signal ? { cancelSignal: signal } : {}) }),
   );
@@ -108,7 +141,7 @@ async function compressedChunk(chunk: Buffer, cacheDir: string, xzSlots: Slots, 
   } finally {
     fs.rmSync(temp, { force: true });
   }
-  return { bytes, reused: false };
+  return bytes;
 }
 
 /**

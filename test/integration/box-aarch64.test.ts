@@ -4,10 +4,9 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadCatalog } from '../../src/box/catalog.js';
 import type { BoxBuildResult } from '../../src/box/recipe/build-box.js';
-import { hostArch } from '../../src/common/arch.js';
 import { bootBox, type RunningBox } from '../../src/vm/boot-box.js';
 import { execCapture } from '../fixtures/box/exec-capture.js';
-import { ensureTestBox, TEST_BOX_CACHE } from '../fixtures/box/built-box.js';
+import { canBuildAarch64Box, ensureTestBox, TEST_BOX_CACHE } from '../fixtures/box/built-box.js';
 import { tempDir } from '../fixtures/box-fixture.js';
 import { runKiwi } from '../fixtures/run-kiwi.js';
 
@@ -15,12 +14,7 @@ import { runKiwi } from '../fixtures/run-kiwi.js';
 // qemu-user (binfmt_misc), booted under TCG. Building needs root and qemu-user-static; a cold
 // build takes several minutes (every package is configured under emulation), later runs find
 // the box up to date by its recipe hash (a cold build: 6–22 minutes here, once per recipe).
-const canRun =
-  process.getuid?.() === 0 &&
-  hostArch() === 'x86_64' &&
-  fs.existsSync('/usr/bin/qemu-system-aarch64') &&
-  fs.existsSync('/usr/bin/mmdebstrap') &&
-  fs.existsSync('/usr/lib/binfmt.d/qemu-aarch64.conf');
+const canRun = canBuildAarch64Box;
 const BUILD_TIMEOUT = 45 * 60_000;
 const BOOT_TIMEOUT = 240_000;
 

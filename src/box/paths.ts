@@ -15,7 +15,7 @@ import type { Arch } from '../common/arch.js';
  *         box.json                   the manifest, byte for byte as fetched
  *         verified.json              written after every file's sha256 matched
  *         <files of the manifest>
- *         .in-use/<pid>-<start>      one per running VM; such a version is never removed
+ *         .in-use/<identity>.<n>     one per running VM; such a version is never removed
  *       versions/.staging-<id>-<pid> a version being assembled (never read)
  *     .disks/<name>.<arch>/          the box's build cache disk and its VMs' overlays (vm/build-cache-disk.ts)
  *     .build/                        box recipe stages (box/recipe)

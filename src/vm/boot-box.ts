@@ -19,6 +19,7 @@ import { freeLoopbackPort } from './free-port.js';
 import { Machine, VmError, type MachineExit } from './machine.js';
 import { followFile } from './console-follow.js';
 import { buildQemuArgs, defaultCpu, defaultMachine } from './qemu-args.js';
+import { summarizeRegisters, vcpuRegisters } from './qmp.js';
 import { checkRequirements } from './requirements.js';
 import { mountGuestShares, prepareHostShares } from './shares/share-setup.js';
 import type { Share, ShareBackend } from './shares/share-types.js';
@@ -143,6 +144,7 @@ export async function bootBox(options: BootOptions): Promise<RunningBox> {
         { name: `${FW_CFG_PREFIX}/authorized_keys`, file: workdir.authorizedKeysFile },
       ],
       serialLog: workdir.serialLog,
+      qmpSocket: workdir.qmpSocket,
       ...(options.machine ? { machine: options.machine } : {}),
       ...(options.cpu ? { cpu: options.cpu } : {}),
       ...(options.arch === 'x86_64' && (await exists(QBOOT)) ? { bios: QBOOT } : {}),
@@ -255,16 +257,23 @@ function bootFailure(machine: Machine, workdir: VmWorkdir, cause: unknown): Prom
   return vmFailure(machine, workdir, reason, { hint: '--box-console shows the boot as it happens', cause });
 }
 
-/** A VmError with QEMU's stderr and the console's last lines; the whole console log is kept for the user. */
+/**
+ * A VmError with QEMU's stderr, the console's last lines and, while QEMU still runs, where its
+ * vCPUs are; the whole console log (and register dump) is kept for the user.
+ */
 async function vmFailure(machine: Machine, workdir: VmWorkdir, reason: string, options: { hint: string; cause?: unknown }): Promise<VmError> {
   const consoleTail = await machine.consoleTail();
   const qemu = machine.qemuErrors();
-  const kept = path.join(path.dirname(path.dirname(workdir.dir)), 'logs', `${workdir.id}-console.log`);
-  await fs.mkdir(path.dirname(kept), { recursive: true });
+  const logs = path.join(path.dirname(path.dirname(workdir.dir)), 'logs');
+  const kept = path.join(logs, `${workdir.id}-console.log`);
+  await fs.mkdir(logs, { recursive: true });
   await fs.copyFile(workdir.serialLog, kept).catch(() => fs.writeFile(kept, ''));
+  const registers = machine.isAlive() ? await vcpuRegisters(workdir.qmpSocket).catch(() => undefined) : undefined;
+  if (registers) await fs.writeFile(path.join(logs, `${workdir.id}-registers.txt`), registers);
   const evidence = [
     ...(qemu ? [`QEMU said:\n${qemu}`] : []),
     consoleTail ? `console (last lines):\n${consoleTail}` : 'console: nothing printed yet',
+    ...(registers ? [`vCPUs (all registers in ${workdir.id}-registers.txt beside the console log):\n${summarizeRegisters(registers).join('\n')}`] : []),
   ].join('\n');
   return new VmError(`${reason}\n${evidence}`, { hint: `the whole console log is in ${kept}; ${options.hint}`, cause: options.cause });
 }

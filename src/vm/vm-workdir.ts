@@ -13,6 +13,7 @@ import { isAlive, processIdentity } from '../common/process-identity.js';
  *     qemu.pid            written by QEMU (-pidfile)
  *     overlay.qcow2       the VM's writes on top of the box's read-only disk
  *     console.log         the serial console
+ *     qmp.sock            QEMU's QMP socket (a hung guest's vCPU registers)
  *     ssh_host_ed25519_key, authorized_keys   handed to the guest through fw_cfg
  *
  * <base> is $XDG_RUNTIME_DIR/kiwi (cleared at reboot), else /run/kiwi as root, else
@@ -23,6 +24,7 @@ export interface VmWorkdir {
   dir: string;
   overlay: string;
   serialLog: string;
+  qmpSocket: string;
   pidFile: string;
   hostKeyFile: string;
   authorizedKeysFile: string;
@@ -40,6 +42,7 @@ function workdirPaths(dir: string): VmWorkdir {
     dir,
     overlay: path.join(dir, 'overlay.qcow2'),
     serialLog: path.join(dir, 'console.log'),
+    qmpSocket: path.join(dir, 'qmp.sock'),
     pidFile: path.join(dir, 'qemu.pid'),
     hostKeyFile: path.join(dir, 'ssh_host_ed25519_key'),
     authorizedKeysFile: path.join(dir, 'authorized_keys'),

@@ -131,14 +131,17 @@ describe.skipIf(!canRun)('kiwi box shell (debian box, TCG)', () => {
     expect(vmDirsUnder(env.XDG_RUNTIME_DIR!)).toEqual([]);
   });
 
-  it('fails a boot that exceeds --box-timeout with exit code 3 and the console tail', async () => {
+  it('fails a boot that exceeds --box-timeout with exit code 3, the console tail and where the vCPUs were', async () => {
     const env = shellEnv();
     const result = await runKiwi(['box', 'shell', 'debian', '--no-update-check', '--box-timeout', '1', '--', 'true'], { env });
     expect(result.exitCode).toBe(3);
     expect(result.stderr).toMatch(/^error: the box did not answer on SSH \(127\.0\.0\.1:\d+\) within 1s$/m);
     expect(result.stderr).toMatch(/^console(: nothing printed yet| \(last lines\):)$/m);
+    // Both vCPUs of the booting box, read from the live QEMU through its QMP socket.
+    expect(result.stderr).toMatch(/^vCPUs \(all registers in \S+-registers\.txt beside the console log\):\nCPU#0 [ER]IP=[0-9a-f]+ CPL=\d HLT=[01]\nCPU#1 [ER]IP=[0-9a-f]+ /m);
     const kept = /^hint: the whole console log is in (\S+);/m.exec(result.stderr)?.[1];
     expect(kept && fs.existsSync(kept)).toBe(true);
+    expect(fs.readFileSync(kept!.replace(/-console\.log$/, '-registers.txt'), 'utf8')).toMatch(/^CPU#1$/m);
     expect(qemuProcessesUnder(env.XDG_RUNTIME_DIR!)).toEqual([]);
     expect(vmDirsUnder(env.XDG_RUNTIME_DIR!)).toEqual([]);
   });

@@ -110,6 +110,14 @@ export function encodeEvent(event: RuntimeEvent): string {
   return `${JSON.stringify(event)}\n`;
 }
 
+/**
+ * One line of a runtime that runs several builds at once (a pack): the event with the
+ * index of the build it belongs to, `buildIndex`, among its other fields.
+ */
+export function encodeBuildEvent(buildIndex: number, event: RuntimeEvent): string {
+  return `${JSON.stringify({ ...event, buildIndex })}\n`;
+}
+
 export class ProtocolError extends Error {}
 
 const TYPES = new Set(['step', 'log', 'progress', 'result', 'error', 'build']);
@@ -140,4 +148,13 @@ export function decodeEvent(line: string): RuntimeEvent {
   const missing = needs[event.type as string]!.filter((key) => event[key] === undefined);
   if (missing.length > 0) throw new ProtocolError(`${String(event.type)} event without ${missing.join(', ')}`);
   return value as RuntimeEvent;
+}
+
+/** Parses a line of encodeBuildEvent: the event without its build index, and the index. */
+export function decodeBuildEvent(line: string): { buildIndex: number; event: RuntimeEvent } {
+  const { buildIndex, ...event } = decodeEvent(line) as RuntimeEvent & { buildIndex?: unknown };
+  if (typeof buildIndex !== 'number' || !Number.isInteger(buildIndex) || buildIndex < 0) {
+    throw new ProtocolError(`event without a build index: ${line.slice(0, 120)}`);
+  }
+  return { buildIndex, event: event as RuntimeEvent };
 }

@@ -1,12 +1,16 @@
 import { UsageError } from '../common/errors.js';
 
 /**
- * The in-box runtime's `build` command line: its own options, then kiwi build's BUILD ARGS
- * (which all start with --description and the like, so the two never mix):
+ * The in-box runtime's `builds` command: one or more image builds at once in one runtime
+ * process (a box's Node starts once per box, not once per build; under emulation each start
+ * costs a second or more of both vCPUs). Its one argument is a JSON array with one argv per
+ * build: the runtime's options for that build, then kiwi build's BUILD ARGS (which all start
+ * with --description and the like, so the two never mix):
  *
- *   build [--keep-failed-root] [--memory-max BYTES] BUILD ARGS
+ *   builds '[["--memory-max", "1073741824", "--description", "/d", "--target-dir", "/t"], ...]'
+ *   per build: [--keep-failed-root] [--memory-max BYTES] BUILD ARGS
  *
- * The host writes it with boxBuildArgv and the box reads it with parseBoxBuildArgv.
+ * The host writes it with boxBuildsArgv and the box reads it with parseBoxBuildsArgv.
  */
 export interface BoxBuildOptions {
   /** Keep a failed build's tree for --box-debug. */
@@ -15,17 +19,36 @@ export interface BoxBuildOptions {
   memoryMaxBytes: number | undefined;
 }
 
-export function boxBuildArgv(options: BoxBuildOptions, buildArgv: string[]): string[] {
-  return [
-    'build',
+/** One build of the command: its runtime options and its BUILD ARGS. */
+export interface BoxBuildRequest {
+  options: BoxBuildOptions;
+  buildArgv: string[];
+}
+
+export function boxBuildsArgv(builds: BoxBuildRequest[]): string[] {
+  const argvs = builds.map(({ options, buildArgv }) => [
     ...(options.keepFailedRoot ? ['--keep-failed-root'] : []),
     ...(options.memoryMaxBytes !== undefined ? ['--memory-max', String(options.memoryMaxBytes)] : []),
     ...buildArgv,
-  ];
+  ]);
+  return ['builds', JSON.stringify(argvs)];
 }
 
-/** The arguments after `build`: the runtime's options and the BUILD ARGS that follow. */
-export function parseBoxBuildArgv(argv: string[]): { options: BoxBuildOptions; buildArgv: string[] } {
+/** The argument after `builds`: each build's options and the BUILD ARGS that follow them. */
+export function parseBoxBuildsArgv(json: string): BoxBuildRequest[] {
+  let argvs: unknown;
+  try {
+    argvs = JSON.parse(json);
+  } catch {
+    argvs = undefined;
+  }
+  if (!Array.isArray(argvs) || argvs.length === 0 || !argvs.every((argv) => Array.isArray(argv) && argv.every((arg) => typeof arg === 'string'))) {
+    throw new UsageError('box runtime: builds takes a JSON array of argument arrays, one per build');
+  }
+  return (argvs as string[][]).map(parseBuildArgv);
+}
+
+function parseBuildArgv(argv: string[]): BoxBuildRequest {
   const options: BoxBuildOptions = { keepFailedRoot: false, memoryMaxBytes: undefined };
   let index = 0;
   for (; index < argv.length; index += 1) {

@@ -10,10 +10,9 @@ import { shellQuote } from '../common/shell-quote.js';
 import { secondsSince } from '../common/units.js';
 import type { BuildEvent, RuntimeEvent, RuntimeEventHandler } from '../protocol/events.js';
 import { timedStep } from '../protocol/timed-step.js';
-import { boxBuildArgv } from '../runtime/box-build-command.js';
 import { bootBox, type BootOptions, type RunningBox } from '../vm/boot-box.js';
 import { acquireBuildCacheDisk, BOX_BUILD_CACHE_DIR, mountBuildCacheScript, unmountBuildCacheScript } from '../vm/build-cache-disk.js';
-import { BOX_NODE, runBoxRuntime, uploadRuntime, withConsoleTail } from './box-runtime-client.js';
+import { BOX_NODE, runBoxBuilds, uploadRuntime, withConsoleTail } from './box-runtime-client.js';
 import { removeBuildLeftovers } from './finish-image.js';
 import { runtimeBundlePath } from './runtime-bundle.js';
 import { boxBuildShares } from './same-path-shares.js';
@@ -102,15 +101,15 @@ export async function buildPackInBox(job: BoxPackJob): Promise<PromiseSettledRes
       if (mounted.exitCode !== 0) throw new BuildFailedError(`preparing the build cache disk in the box failed (exit ${mounted.exitCode})`);
       await uploadRuntime(box.session, runtimeBundlePath());
     });
-    const ran = await Promise.allSettled(
-      builds.map((build) =>
-        runBoxRuntime(box.session, boxBuildArgv({ keepFailedRoot: Boolean(job.debugBox), memoryMaxBytes: build.memoryMaxBytes }, buildArgsToArgv(build.args)), build.emit, {
-          compileCache: BOX_NODE_COMPILE_CACHE,
-        }).catch(
-          async (error: unknown) => {
-            throw await withConsoleTail(error, () => box.machine.consoleTail());
-          },
-        ),
+    // One runtime process runs them all, each build in its own container and cgroup.
+    const requests = builds.map((build) => ({
+      request: { options: { keepFailedRoot: Boolean(job.debugBox), memoryMaxBytes: build.memoryMaxBytes }, buildArgv: buildArgsToArgv(build.args) },
+      emit: build.emit,
+    }));
+    const ran = await Promise.all(
+      (await runBoxBuilds(box.session, requests, { compileCache: BOX_NODE_COMPILE_CACHE })).map(
+        async (outcome): Promise<PromiseSettledResult<RuntimeEvent>> =>
+          outcome.status === 'fulfilled' ? outcome : { status: 'rejected', reason: await withConsoleTail(outcome.reason, () => box.machine.consoleTail()) },
       ),
     );
     signal?.throwIfAborted();

@@ -4,7 +4,7 @@ import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { compressedName, resultNames } from '../../src/builder/outputs/naming.js';
 import { BuildFailedError, UsageError } from '../../src/common/errors.js';
-import { errorFromEvent, runBoxRuntime, withConsoleTail } from '../../src/schedule/box-runtime-client.js';
+import { errorFromEvent, runBoxBuilds, runBoxRuntime, RuntimeVanishedError, withConsoleTail } from '../../src/schedule/box-runtime-client.js';
 import type { SshSession } from '../../src/transport/ssh-session.js';
 import type { Writable } from 'node:stream';
 import type { RuntimeEvent } from '../../src/protocol/events.js';
@@ -12,19 +12,28 @@ import { boxBuildShares, containerShares } from '../../src/schedule/same-path-sh
 import { compressImage } from '../../src/builder/outputs/compress-image.js';
 import { removeBuildLeftovers } from '../../src/schedule/finish-image.js';
 import { runtimeBundlePath } from '../../src/schedule/runtime-bundle.js';
-import { boxBuildArgv, parseBoxBuildArgv } from '../../src/runtime/box-build-command.js';
+import { boxBuildsArgv, parseBoxBuildsArgv } from '../../src/runtime/box-build-command.js';
 import { parseContainerSpec } from '../../src/runtime/spec-json.js';
 import { tempDir } from '../fixtures/temp-dir.js';
 
 const model = { name: 'debian-minimal', arch: 'x86_64', preferences: { version: '1.0.0' }, type: { image: 'tbz' } } as never;
 
-describe('the in-box runtime\'s build command', () => {
-  it('carries its own options before the BUILD ARGS, and reads them back', () => {
-    const argv = boxBuildArgv({ keepFailedRoot: true, memoryMaxBytes: 1536 * 1024 ** 2 }, ['--description', '/d', '--target-dir', '/t']);
-    expect(argv).toEqual(['build', '--keep-failed-root', '--memory-max', '1610612736', '--description', '/d', '--target-dir', '/t']);
-    expect(parseBoxBuildArgv(argv.slice(1))).toEqual({ options: { keepFailedRoot: true, memoryMaxBytes: 1610612736 }, buildArgv: ['--description', '/d', '--target-dir', '/t'] });
-    expect(parseBoxBuildArgv(['--description', '/d'])).toEqual({ options: { keepFailedRoot: false, memoryMaxBytes: undefined }, buildArgv: ['--description', '/d'] });
-    expect(() => parseBoxBuildArgv(['--memory-max', '1G'])).toThrow('--memory-max "1G" is not a number of bytes');
+describe('the in-box runtime\'s builds command', () => {
+  it('carries each build\'s own options before its BUILD ARGS, and reads them back', () => {
+    const builds = [
+      { options: { keepFailedRoot: true, memoryMaxBytes: 1536 * 1024 ** 2 }, buildArgv: ['--description', '/d', '--target-dir', '/t'] },
+      { options: { keepFailedRoot: false, memoryMaxBytes: undefined }, buildArgv: ['--description', '/e', '--target-dir', '/u'] },
+    ];
+    const argv = boxBuildsArgv(builds);
+    expect(argv).toEqual(['builds', JSON.stringify([['--keep-failed-root', '--memory-max', '1610612736', '--description', '/d', '--target-dir', '/t'], ['--description', '/e', '--target-dir', '/u']])]);
+    expect(parseBoxBuildsArgv(argv[1]!)).toEqual([{ ...builds[0], options: { keepFailedRoot: true, memoryMaxBytes: 1610612736 } }, builds[1]]);
+  });
+
+  it('refuses what is not one argument array per build', () => {
+    expect(() => parseBoxBuildsArgv('[["--memory-max", "1G"]]')).toThrow('--memory-max "1G" is not a number of bytes');
+    for (const bad of ['--description', '[]', '["--description"]', '[[1]]']) {
+      expect(() => parseBoxBuildsArgv(bad), bad).toThrow('builds takes a JSON array of argument arrays, one per build');
+    }
   });
 });
 
@@ -182,6 +191,41 @@ describe('box runtime protocol, host side', () => {
     await expect(runBoxRuntime(channel('', '', null), ['build'], () => undefined)).rejects.toThrow(/was killed by KILL without a result/);
     await expect(runBoxRuntime(channel('', '', null, 'Keepalive timeout'), ['build'], () => undefined)).rejects.toThrow(/lost its SSH connection \(Keepalive timeout\) without a result/);
     await expect(runBoxRuntime(channel('{"type":"error","message":"bad --type","exitCode":2}\n', '', 2), ['build'], () => undefined)).rejects.toBeInstanceOf(UsageError);
+  });
+
+  it('gives each build of a pack its own events and outcome; what no build owns goes to all', async () => {
+    const seen: Array<Array<[string, string]>> = [[], [], []];
+    const tagged = (buildIndex: number, event: object): string => JSON.stringify({ ...event, buildIndex });
+    const lines = [
+      tagged(1, { type: 'step', id: 'packages', state: 'start' }),
+      tagged(0, { type: 'build', image: '/t/i.tar', packages: '/t/p', result: '/t/r', log: '/t/l', sizeBytes: 1, seconds: 2, bootstrap: 'cached', peakMemoryBytes: null }),
+      tagged(1, { type: 'error', message: 'config.sh failed', exitCode: 1 }),
+      tagged(2, { type: 'step', id: 'packages', state: 'start' }),
+      tagged(3, { type: 'step', id: 'packages', state: 'start' }),
+      '{"type":"step","id":"untagged","state":"start"}',
+    ];
+    const commands: string[] = [];
+    const outcomes = await runBoxBuilds(
+      channel(lines.join('\n'), 'a warning\n', 1, undefined, commands),
+      seen.map((events, index) => ({
+        request: { options: { keepFailedRoot: false, memoryMaxBytes: undefined }, buildArgv: ['--description', `/d ${index}`] },
+        emit: (event: RuntimeEvent) => events.push([event.type, 'id' in event ? event.id : 'message' in event ? event.message : '']),
+      })),
+    );
+    expect(commands).toEqual([`exec /opt/kiwi/node/bin/node /run/kiwi-box-runtime.mjs builds '[["--description","/d 0"],["--description","/d 1"],["--description","/d 2"]]'`]);
+    expect(outcomes[0]).toMatchObject({ status: 'fulfilled', value: { type: 'build', image: '/t/i.tar' } });
+    expect(outcomes[1]).toMatchObject({ status: 'rejected', reason: { message: 'config.sh failed' } });
+    // Build 2 started and never ended: the runtime exited without its result.
+    expect(outcomes[2]).toMatchObject({ status: 'rejected', reason: expect.any(RuntimeVanishedError) });
+    const shared = [
+      ['log', expect.stringMatching(/^box runtime: an event of build 3 of 3/)],
+      ['log', expect.stringMatching(/^box runtime: event without a build index/)],
+      ['log', 'box runtime: a warning'],
+    ];
+    expect(seen[0]).toEqual(expect.arrayContaining([['build', ''], ...shared]));
+    expect(seen[1]).toEqual(expect.arrayContaining([['step', 'packages'], ['error', 'config.sh failed'], ...shared]));
+    expect(seen[0]).toHaveLength(4);
+    expect(seen[1]).toHaveLength(5);
   });
 
   it('adds the box console\'s last lines to a runtime that vanished, and leaves other errors as they are', async () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { formatEvent, formatResult, renderPlain } from '../../src/ui/runtime-events.js';
-import { decodeEvent, encodeEvent, ProtocolError, type ResultEvent, type RuntimeEvent } from '../../src/protocol/events.js';
+import { decodeBuildEvent, decodeEvent, encodeBuildEvent, encodeEvent, ProtocolError, type ResultEvent, type RuntimeEvent } from '../../src/protocol/events.js';
 import { describeKill } from '../../src/runtime/container.js';
 import type { ContainerSpec } from '../../src/runtime/spec.js';
 
@@ -21,6 +21,13 @@ describe('event protocol', () => {
       expect(line.slice(0, -1)).not.toContain('\n');
       expect(decodeEvent(line)).toEqual(event);
     }
+  });
+
+  it('carries the build an event belongs to when a runtime runs several (a pack)', () => {
+    const event: RuntimeEvent = { type: 'step', id: 'packages', state: 'done' };
+    expect(decodeBuildEvent(encodeBuildEvent(3, event))).toEqual({ buildIndex: 3, event });
+    expect(() => decodeBuildEvent(encodeEvent(event))).toThrow(/without a build index/);
+    expect(() => decodeBuildEvent('{"type":"step","id":"x","state":"done","buildIndex":-1}')).toThrow(/without a build index/);
   });
 
   it('rejects lines that are not events', () => {

@@ -1,6 +1,7 @@
+import { symlinkSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { UsageError } from '../../src/common/errors.js';
+import { EnvironmentError, UsageError } from '../../src/common/errors.js';
 import { findDescriptionFile } from '../../src/builder/description/find.js';
 import { tempDir } from '../fixtures/temp-dir.js';
 
@@ -49,5 +50,12 @@ describe('findDescriptionFile', () => {
     const error = failure(() => findDescriptionFile(missing));
     expect(error.exitCode).toBe(2);
     expect(error.message).toBe(`description directory ${missing} does not exist or is not a directory`);
+  });
+
+  it('says why a description directory cannot be read when it is not simply missing', () => {
+    const loop = join(tempDir('kiwi-find-'), 'loop');
+    symlinkSync(loop, loop);
+    expect(() => findDescriptionFile(loop)).toThrow(EnvironmentError);
+    expect(() => findDescriptionFile(loop)).toThrow(new RegExp(`^cannot read the description directory ${loop}: ELOOP`));
   });
 });

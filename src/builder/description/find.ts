@@ -1,6 +1,6 @@
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { UsageError } from '../../common/errors.js';
+import { EnvironmentError, isErrno, UsageError } from '../../common/errors.js';
 
 /**
  * Finds the description file in `dir` the way KIWI does: `--kiwi-file NAME` if given,
@@ -41,7 +41,9 @@ export function findDescriptionFile(dir: string, kiwiFile?: string): string {
 function isDirectory(path: string): boolean {
   try {
     return statSync(path).isDirectory();
-  } catch {
-    return false;
+  } catch (error) {
+    if (isErrno(error, 'ENOENT') || isErrno(error, 'ENOTDIR')) return false;
+    // Another failure (EIO, EACCES, a share gone bad) is not "no such directory": say which.
+    throw new EnvironmentError(`cannot read the description directory ${path}: ${(error as Error).message}`);
   }
 }

@@ -39,11 +39,10 @@ async function main(argv: string[]): Promise<number> {
     if (command === 'builds' && rest.length === 1) {
       const builds = parseBoxBuildsArgv(rest[0]!);
       const exitCodes = await Promise.all(
-        builds.map((build, index) =>
-          runBuild(build, (event) => process.stdout.write(encodeBuildEvent(index, event)), controller.signal).catch((error: unknown) =>
-            reportFailure(error, controller.signal, (event) => process.stdout.write(encodeBuildEvent(index, event))),
-          ),
-        ),
+        builds.map((build, index) => {
+          const emitOfBuild = (event: RuntimeEvent): void => void process.stdout.write(encodeBuildEvent(index, event));
+          return runBuild(build, emitOfBuild, controller.signal).catch((error: unknown) => reportFailure(error, controller.signal, emitOfBuild));
+        }),
       );
       return exitCodes.find((code) => code !== 0) ?? 0;
     }

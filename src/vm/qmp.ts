@@ -1,4 +1,5 @@
 import net from 'node:net';
+import { forwardLines } from '../common/lines.js';
 
 /**
  * A QMP client for one question to a running QEMU: where its vCPUs are. A guest that stops
@@ -39,18 +40,14 @@ async function qmpSession<T>(socketPath: string, timeoutMs: number, talk: (execu
   const replies: unknown[] = [];
   const waiting: Array<{ resolve: (reply: unknown) => void; reject: (error: Error) => void }> = [];
   let failure: Error | undefined;
-  let buffered = '';
   const fail = (error: Error): void => {
     failure ??= error;
     for (const waiter of waiting.splice(0)) waiter.reject(failure);
   };
-  socket.setEncoding('utf8');
-  socket.on('data', (chunk: string) => {
-    buffered += chunk;
-    for (let end = buffered.indexOf('\n'); end >= 0; end = buffered.indexOf('\n')) {
-      const line = buffered.slice(0, end).trim();
-      buffered = buffered.slice(end + 1);
-      if (!line) continue;
+  forwardLines(
+    socket,
+    (line) => {
+      if (!line.trim()) return;
       let message: Record<string, unknown>;
       try {
         message = JSON.parse(line) as Record<string, unknown>;
@@ -59,12 +56,13 @@ async function qmpSession<T>(socketPath: string, timeoutMs: number, talk: (execu
         return;
       }
       // Asynchronous events (a vCPU reset, a device going away) are not replies.
-      if ('event' in message) continue;
+      if ('event' in message) return;
       const waiter = waiting.shift();
       if (waiter) waiter.resolve(message);
       else replies.push(message);
-    }
-  });
+    },
+    'crlf',
+  );
   socket.on('error', fail);
   socket.on('close', () => fail(new Error('QMP: QEMU closed the connection')));
   const nextMessage = (): Promise<unknown> =>

@@ -18,6 +18,7 @@ import { chooseAccel, probeKvm, type AccelProbeResult } from './accel-probe.js';
 import { freeLoopbackPort } from './free-port.js';
 import { Machine, VmError, type MachineExit } from './machine.js';
 import { followFile } from './console-follow.js';
+import { openFailureLogs } from './failure-logs.js';
 import { buildQemuArgs, defaultCpu, defaultMachine } from './qemu-args.js';
 import { summarizeRegisters, vcpuRegisters } from './qmp.js';
 import { checkRequirements } from './requirements.js';
@@ -264,12 +265,11 @@ function bootFailure(machine: Machine, workdir: VmWorkdir, cause: unknown): Prom
 async function vmFailure(machine: Machine, workdir: VmWorkdir, reason: string, options: { hint: string; cause?: unknown }): Promise<VmError> {
   const consoleTail = await machine.consoleTail();
   const qemu = machine.qemuErrors();
-  const logs = path.join(path.dirname(path.dirname(workdir.dir)), 'logs');
-  const kept = path.join(logs, `${workdir.id}-console.log`);
-  await fs.mkdir(logs, { recursive: true });
+  const failureLog = await openFailureLogs(path.join(path.dirname(path.dirname(workdir.dir)), 'logs'));
+  const kept = failureLog(workdir.id, 'console.log');
   await fs.copyFile(workdir.serialLog, kept).catch(() => fs.writeFile(kept, ''));
   const registers = machine.isAlive() ? await vcpuRegisters(workdir.qmpSocket).catch(() => undefined) : undefined;
-  if (registers) await fs.writeFile(path.join(logs, `${workdir.id}-registers.txt`), registers);
+  if (registers) await fs.writeFile(failureLog(workdir.id, 'registers.txt'), registers);
   const evidence = [
     ...(qemu ? [`QEMU said:\n${qemu}`] : []),
     consoleTail ? `console (last lines):\n${consoleTail}` : 'console: nothing printed yet',

@@ -18,6 +18,7 @@ import { grubTerminals } from './outputs/grub-config.js';
 import { writeContainerArchive } from './outputs/oci-archive.js';
 import { dpkgQueryArgv, formatPackageList } from './outputs/packages-list.js';
 import { kiwiResultJson, type KiwiResultJson } from './outputs/result-file.js';
+import { createTargetDir } from './outputs/target-dir.js';
 import { treeExportArgv, type TreeExportFiles } from './outputs/tree-export.js';
 import { removeTempFiles, tempNameFor, writeFileAtomic } from './outputs/write-atomic.js';
 import { buildCachePaths, buildDirPaths, type BuildCachePaths } from './paths.js';
@@ -64,7 +65,7 @@ export async function buildImage(options: BuildOptions): Promise<BuildResult> {
   const started = Date.now();
   // Archives are written as .tar and compressed last (compress-image.ts), here or by the host.
   const names = resultNames(model, false);
-  fs.mkdirSync(targetDir, { recursive: true });
+  createTargetDir(targetDir);
   // What a killed earlier build of this image left half-written (its own cleanup never ran).
   const results = [names.image, compressedName(names.image), names.packages, names.result].map((name) => path.join(targetDir, name));
   removeTempFiles(results, (writer) => !isAlive(writer));

@@ -1,9 +1,9 @@
-import fs from 'node:fs';
 import { xzChunksDir } from '../box/paths.js';
 import { buildArgsToArgv, type BuildArgs } from '../builder/build-args.js';
 import type { ImageModel } from '../builder/description/model.js';
 import { compressImage, describeCompression } from '../builder/outputs/compress-image.js';
 import { resultNames } from '../builder/outputs/naming.js';
+import { createTargetDir } from '../builder/outputs/target-dir.js';
 import { buildCachePaths } from '../builder/paths.js';
 import { BuildFailedError } from '../common/errors.js';
 import { shellQuote } from '../common/shell-quote.js';
@@ -75,7 +75,7 @@ export async function buildPackInBox(job: BoxPackJob): Promise<PromiseSettledRes
   const shares = [...boxBuildShares(...builds.map(shareInput)), ...(job.boot.shares ?? [])];
   const names = builds.map((build) => resultNames(build.model, false));
   builds.forEach((build, index) => {
-    fs.mkdirSync(build.args.targetDir, { recursive: true });
+    createTargetDir(build.args.targetDir);
     // What a killed earlier run of this build left half-written (its own cleanup never ran).
     removeBuildLeftovers(build.args.targetDir, names[index]!);
   });

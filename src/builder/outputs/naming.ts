@@ -9,7 +9,7 @@ export function imageBaseName(model: Pick<ImageModel, 'name' | 'arch' | 'prefere
 }
 
 export interface ResultNames {
-  /** The image itself: .tar.xz (tbz), .docker.tar.xz, .oci.tar.xz. */
+  /** The image itself: .tar.xz (tbz), .docker.tar.xz, .oci.tar.xz, .raw (oem). */
   image: string;
   /** The package list. */
   packages: string;

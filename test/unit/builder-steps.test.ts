@@ -47,6 +47,8 @@ describe('bootstrap layer cache key', () => {
     expect(argv).toContain('--dpkgopt=path-exclude=/usr/share/doc/*');
     // The layer keeps its apt lists: the build's apt-get update then only revalidates them.
     expect(argv).toContain('--skip=cleanup/apt/lists');
+    // apt's and dpkg's lines reach the build log (without it mmdebstrap prints only its own).
+    expect(argv).toContain('--verbose');
     expect(argv.slice(-4)).toEqual(['bookworm', '/c/root', 'deb http://deb.debian.org/debian bookworm main', 'deb http://deb.debian.org/debian-security bookworm-security main']);
     expect(argv).not.toContain('--skip=check/qemu');
   });

@@ -74,6 +74,9 @@ export function mmdebstrapArgv(inputs: BootstrapInputs, target: string, options:
     '--mode=root',
     `--variant=${inputs.variant}`,
     `--architectures=${inputs.arch}`,
+    // apt's and dpkg's own lines into the build log: a bootstrap under emulation runs for
+    // minutes (hours through qemu-user in a box), and a failing one shows dpkg's error.
+    '--verbose',
     '--skip=cleanup/apt/lists',
     // A foreign arch runs through the binfmt entry the build checked (with F, so no emulator
     // is copied into the root); mmdebstrap's own check would need arch-test.

@@ -1,6 +1,6 @@
 import { formatBytes, formatDuration } from '../common/units.js';
 import type { RuntimeEvent } from '../protocol/events.js';
-import { createTaskList } from './task-list.js';
+import { createTaskList, isInteractive } from './task-list.js';
 
 /** What the progress display needs to know of a build's end. */
 export interface BuildEnd {
@@ -20,6 +20,9 @@ export class BuildProgress {
   private readonly done: Promise<unknown>;
   /** Redraws the running builds' titles each second, so their elapsed time moves. */
   private readonly ticker: NodeJS.Timeout;
+
+  /** On a terminal the current step's output lines show too; in CI logs they would be every line of every build. */
+  private readonly live = isInteractive();
 
   constructor(names: string[]) {
     for (const name of names) {
@@ -69,7 +72,7 @@ export class BuildProgress {
       this.redraw(name, event.message);
     } else if (event.type === 'step' && event.id === build.step) {
       build.update?.(this.title(name), `${event.state === 'done' ? '✔' : '✖'} ${event.id}${event.message ? ` (${event.message})` : ''}`);
-    } else if (event.type === 'log' && (event.stream || event.level !== 'debug')) {
+    } else if (event.type === 'log' && shownLogLine(event, build.step, this.live)) {
       build.update?.(this.title(name), event.message.slice(0, 200));
     }
   }
@@ -93,6 +96,15 @@ export class BuildProgress {
     const build = this.builds.get(name)!;
     return `${name}: ${build.step} (${formatDuration((Date.now() - build.started) / 1000)})`;
   }
+}
+
+/**
+ * Whether a log line shows under a build's task: warnings and notes always, the container
+ * command's output always, and when drawn live, the output of the step it is in (apt, dpkg,
+ * the scripts: what a long step is doing).
+ */
+export function shownLogLine(event: Extract<RuntimeEvent, { type: 'log' }>, currentStep: string, live: boolean): boolean {
+  return Boolean(event.stream) || event.level !== 'debug' || (live && event.step === currentStep);
 }
 
 /** The batch's summary table, one row per build. */

@@ -1,15 +1,18 @@
 import type { RuntimeEvent, RuntimeEventHandler } from '../protocol/events.js';
 import { BuildProgress, type BuildEnd } from './build-progress.js';
 import { renderPlain } from './runtime-events.js';
+import { BUILD_STEPS, StepHeartbeat } from './step-heartbeat.js';
 import { isInteractive } from './task-list.js';
 
-/** The build's own steps, and a boxbuild's host steps: shown as they start and end (the runtime's steps only with --debug). */
-const BUILD_STEPS = new Set(['box', 'upload', 'compress', 'bootstrap', 'sources', 'post-bootstrap', 'packages', 'archives', 'overlay', 'setup', 'config', 'uninstall', 'images', 'clean', 'commit', 'packages-list', 'archive', 'layer', 'container', 'disk']);
-
-/** Plain lines on stderr: each build step as it starts and ends with its elapsed time; the rest as `kiwi run` shows it. */
+/**
+ * Plain lines on stderr: each build step as it starts and ends with its elapsed time, and
+ * once a minute while it runs (debug: every line as it comes); the rest as `kiwi run` shows it.
+ */
 export function renderBuild(mode: 'normal' | 'debug'): RuntimeEventHandler {
   const plain = renderPlain(mode);
+  const heartbeat = mode === 'normal' ? new StepHeartbeat((line) => process.stderr.write(`kiwi: ${line}\n`)) : undefined;
   return (event: RuntimeEvent) => {
+    heartbeat?.onEvent(event);
     if (mode === 'normal' && event.type === 'step' && BUILD_STEPS.has(event.id)) {
       if (event.state === 'start') process.stderr.write(`kiwi: ${event.id}: ${event.message ?? ''}\n`);
       else if (event.state === 'done') process.stderr.write(`kiwi: ${event.id} done (${event.message ?? ''})\n`);

@@ -1,5 +1,6 @@
 import { formatBytes, formatDuration } from '../common/units.js';
 import type { RuntimeEvent } from '../protocol/events.js';
+import { StepHeartbeat } from './step-heartbeat.js';
 import { createTaskList, isInteractive } from './task-list.js';
 
 /** What the progress display needs to know of a build's end. */
@@ -16,12 +17,15 @@ export interface BuildEnd {
  * redraw live; in CI logs (the simple renderer) each change is a timestamped line.
  */
 export class BuildProgress {
-  private readonly builds = new Map<string, { step: string; started: number; update?: (title: string, output?: string) => void; ended: (end: BuildEnd) => void; end: Promise<BuildEnd> }>();
+  private readonly builds = new Map<
+    string,
+    { step: string; started: number; update?: (title: string, output?: string) => void; heartbeat?: StepHeartbeat; ended: (end: BuildEnd) => void; end: Promise<BuildEnd> }
+  >();
   private readonly done: Promise<unknown>;
   /** Redraws the running builds' titles each second, so their elapsed time moves. */
   private readonly ticker: NodeJS.Timeout;
 
-  /** On a terminal the current step's output lines show too; in CI logs they would be every line of every build. */
+  /** On a terminal the current step's output lines show too; in CI logs (every line of every build) a heartbeat instead. */
   private readonly live = isInteractive();
 
   constructor(names: string[]) {
@@ -61,12 +65,14 @@ export class BuildProgress {
     if (!build) return;
     build.started = Date.now();
     build.step = 'starting';
+    if (!this.live) build.heartbeat = new StepHeartbeat((line) => build.update?.(this.title(name), line));
     this.redraw(name);
   }
 
   onEvent(name: string, event: RuntimeEvent): void {
     const build = this.builds.get(name);
     if (!build) return;
+    build.heartbeat?.onEvent(event);
     if (event.type === 'step' && event.state === 'start') {
       build.step = event.id;
       this.redraw(name, event.message);
@@ -78,7 +84,9 @@ export class BuildProgress {
   }
 
   ended(name: string, end: BuildEnd): void {
-    this.builds.get(name)?.ended(end);
+    const build = this.builds.get(name);
+    build?.heartbeat?.stop();
+    build?.ended(end);
   }
 
   /** Waits until every task has drawn its end. */

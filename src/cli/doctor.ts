@@ -86,11 +86,15 @@ async function printKvm(): Promise<void> {
     import('../vm/qemu-args.js'),
   ]);
   const arch = hostArch();
+  const usable = await fs.access('/dev/kvm', fs.constants.R_OK | fs.constants.W_OK).then(() => true, () => false);
+  if (!usable) {
+    process.stdout.write(`no       KVM                  boxes use TCG (slower): /dev/kvm is missing or not accessible to this user\n`);
+    return;
+  }
   const box = await readCurrent(cacheRoot(), 'debian', arch);
   const kernel = box?.manifest.files.find((file) => file.role === 'kernel');
   if (!box || !kernel) {
-    const present = await fs.access('/dev/kvm').then(() => 'present', () => 'missing');
-    process.stdout.write(`?        KVM                  /dev/kvm ${present}; not verified: no debian box kernel cached yet (kiwi box build debian)\n`);
+    process.stdout.write(`?        KVM                  /dev/kvm present; not verified: no debian box kernel cached yet (kiwi box build debian)\n`);
     return;
   }
   const result = await probeKvm({ arch, kernel: path.join(box.dir, kernel.path), machine: defaultMachine(arch, 'kvm'), cpu: defaultCpu(arch, 'kvm') });

@@ -15,8 +15,17 @@ const archEntrySchema = z.strictObject({
   manifest: manifestUrl.optional(),
 });
 
+/** What a box may be called: it names directories of the box cache. */
+const BOX_NAME = /^[a-z0-9][a-z0-9._-]*$/;
+const BOX_NAME_RULE = 'lower-case letters, digits, ".", "_" and "-", starting with a letter or digit';
+
+/** A box name given on the command line, checked before it names a path in the cache. */
+export function checkBoxName(name: string): void {
+  if (!BOX_NAME.test(name)) throw new UsageError(`"${name}" is not a box name`, { hint: `box names are ${BOX_NAME_RULE} (kiwi box list shows them)` });
+}
+
 const boxEntrySchema = z.strictObject({
-  name: z.string().regex(/^[a-z0-9][a-z0-9._-]*$/, { message: 'lower-case letters, digits, ".", "_" and "-"' }),
+  name: z.string().regex(BOX_NAME, { message: BOX_NAME_RULE }),
   description: z.string().optional(),
   arch: z.partialRecord(z.enum(ARCHES), archEntrySchema),
 });

@@ -1,17 +1,24 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { ARCHES, type Arch } from '../common/arch.js';
-import { EnvironmentError } from '../common/errors.js';
+import { EnvironmentError, UsageError } from '../common/errors.js';
 import { tryAcquireLock } from '../common/lock.js';
 import { isAlive } from '../common/process-identity.js';
 import { readdirOrEmpty } from '../common/read-dir.js';
+import { checkBoxName } from './catalog.js';
 import * as paths from './paths.js';
-import { diskUsage, removeVersion, versionEntries } from './store.js';
+import { diskUsage, exists, removeVersion, versionEntries } from './store.js';
 
 /** `kiwi box rm`: every cached version of NAME (one arch or all). Refuses while a VM uses one. */
 export async function removeBox(root: string, name: string, arch?: Arch): Promise<{ freed: number }> {
+  checkBoxName(name);
+  const arches = arch ? [arch] : ARCHES;
+  const cached = await Promise.all(arches.flatMap((each) => [paths.boxDir(root, name, each), paths.buildCacheDiskDir(root, name, each)].map((dir) => exists(dir))));
+  if (!cached.includes(true)) {
+    throw new UsageError(`box "${name}"${arch ? ` (${arch})` : ''} is not in the cache`, { hint: 'kiwi box list shows the cached boxes' });
+  }
   let freed = 0;
-  for (const each of arch ? [arch] : ARCHES) {
+  for (const each of arches) {
     const lock = await tryAcquireLock(paths.lockFile(root, name, each));
     if (!lock) {
       throw new EnvironmentError(`box "${name}" (${each}) is being fetched by another kiwi process`, {

@@ -219,6 +219,21 @@ describe('kiwi box rm and prune', () => {
     expect(fs.existsSync(disks)).toBe(false);
   });
 
+  it('refuses a name that is not a box name or not cached (exit 2), touching nothing outside the cache', async () => {
+    const outside = path.join(path.dirname(env.KIWI_BOXED_CACHE_DIR!), 'outside');
+    fs.mkdirSync(path.join(outside, 'x86_64'), { recursive: true });
+    fs.writeFileSync(path.join(outside, 'x86_64', 'keep'), 'unrelated');
+    const traversal = await runKiwi(['box', 'rm', '../outside'], { env });
+    expect(traversal.exitCode).toBe(2);
+    expectCleanError(traversal.stderr, /^error: "\.\.\/outside" is not a box name$/m);
+    expect(fs.readFileSync(path.join(outside, 'x86_64', 'keep'), 'utf8')).toBe('unrelated');
+    fs.rmSync(outside, { recursive: true });
+
+    const missing = await runKiwi(['box', 'rm', 'nosuchbox', '--arch', 'aarch64'], { env });
+    expect(missing.exitCode).toBe(2);
+    expectCleanError(missing.stderr, /^error: box "nosuchbox" \(aarch64\) is not in the cache$/m);
+  });
+
   it('prune drops partial downloads nobody is writing', async () => {
     const partial = path.join(env.KIWI_BOXED_CACHE_DIR!, '.partial');
     fs.mkdirSync(partial, { recursive: true });

@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { ARCHES, type Arch } from '../../common/arch.js';
 import { UsageError } from '../../common/errors.js';
 import { formatZodIssues } from '../../common/zod-issues.js';
+import { checkBoxName } from '../catalog.js';
 
 export const RECIPE_FILE = 'recipe.yaml';
 
@@ -90,6 +91,7 @@ export interface ArchRecipe {
 
 /** Reads and validates boxes/<name>/recipe.yaml; every problem is named with its field path. */
 export function loadRecipe(boxesDir: string, name: string): Recipe {
+  checkBoxName(name);
   const file = path.join(boxesDir, name, RECIPE_FILE);
   if (!fs.existsSync(file)) {
     throw new UsageError(`box "${name}" has no recipe (${file} does not exist)`, {

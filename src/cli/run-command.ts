@@ -1,3 +1,4 @@
+import os from 'node:os';
 import { CommanderError } from 'commander';
 import { asPermissionError, KiwiError } from '../common/errors.js';
 
@@ -5,18 +6,24 @@ import { asPermissionError, KiwiError } from '../common/errors.js';
 export const cliState = { debug: false };
 
 /**
- * Runs one command's action with an AbortSignal that fires on Ctrl-C or SIGTERM (a second
- * signal exits at once), and turns what it throws into a message and an exit code. This is
- * the only place kiwi decides how it exits.
+ * Runs one command's action with an AbortSignal that fires on Ctrl-C, SIGTERM or SIGHUP (a
+ * second signal exits at once) or when stdout or stderr is closed under it (`| head`, a
+ * terminal gone), and turns what it throws into a message and an exit code. This is the only
+ * place kiwi decides how it exits.
  */
 export async function runCommand(action: (signal: AbortSignal) => Promise<number | void>): Promise<never> {
   const controller = new AbortController();
   const onSignal = (signal: NodeJS.Signals): void => {
-    if (controller.signal.aborted) process.exit(signal === 'SIGINT' ? 130 : 143);
+    if (controller.signal.aborted) process.exit(exitCodeOf(signal));
     controller.abort(new InterruptedError(signal));
   };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, onSignal);
+  // Every later write fails the same way: stop once, clean up, and keep writing into nothing.
+  const onOutputLost = (): void => {
+    if (!controller.signal.aborted) controller.abort(new InterruptedError('SIGPIPE'));
+  };
+  process.stdout.on('error', onOutputLost);
+  process.stderr.on('error', onOutputLost);
   let code: number;
   try {
     code = (await action(controller.signal)) ?? 0;
@@ -30,15 +37,20 @@ export async function runCommand(action: (signal: AbortSignal) => Promise<number
 
 export class InterruptedError extends Error {
   constructor(readonly signal: NodeJS.Signals) {
-    super(`interrupted by ${signal}`);
+    super(signal === 'SIGPIPE' ? 'stopped: its output was closed' : `interrupted by ${signal}`);
   }
+}
+
+/** A shell's exit code for a process ended by `signal`: 130 for SIGINT, 143 for SIGTERM. */
+function exitCodeOf(signal: NodeJS.Signals): number {
+  return 128 + os.constants.signals[signal];
 }
 
 /** Prints `error: message` and the hint on stderr; returns the exit code for it. */
 export function reportError(error: unknown): number {
   if (error instanceof InterruptedError) {
     process.stderr.write(`kiwi: ${error.message}; cleaned up\n`);
-    return error.signal === 'SIGINT' ? 130 : 143;
+    return exitCodeOf(error.signal);
   }
   if (error instanceof CommanderError) return error.exitCode === 0 ? 0 : 2;
   // A path this user may not write is theirs to fix, not a kiwi bug.

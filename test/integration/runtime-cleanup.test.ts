@@ -67,7 +67,7 @@ describe.skipIf(!isRoot)('kiwi run leaves nothing behind', () => {
     await expectNothingLeft(bad, ns);
   });
 
-  for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
+  for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143], ['SIGHUP', 129]] as const) {
     it(`after ${signal} of kiwi`, async () => {
       const mark = marker();
       const child = execa(process.execPath, [KIWI, 'run', '--root', root, '--memory', '64M', '--', '/bin/sh', '-c', 'sleep 60 & sleep 60 & wait', mark], {
@@ -86,6 +86,21 @@ describe.skipIf(!isRoot)('kiwi run leaves nothing behind', () => {
       await expectNothingLeft(mark, ns);
     });
   }
+
+  it('after the output kiwi writes is closed (kiwi run --json ... | head -1): stops as if by SIGPIPE, cleaned up', async () => {
+    const mark = marker();
+    const child = execa(process.execPath, [KIWI, 'run', '--json', '--root', root, '--', '/bin/sh', '-c', 'sleep 60 & while :; do echo line; sleep 0.1; done', mark], {
+      env: env(),
+      reject: false,
+    });
+    const ns = await containerStarted(mark, 3);
+    await new Promise((resolve) => child.stdout.once('data', resolve));
+    child.stdout.destroy();
+    const done = await child;
+    expect(done.exitCode).toBe(141);
+    expect(done.stderr).toContain('stopped: its output was closed; cleaned up');
+    await expectNothingLeft(mark, ns);
+  });
 
   it('after SIGKILL of kiwi: the container dies with it, the next kiwi run cleans the rest', async () => {
     const mark = marker();

@@ -33,10 +33,11 @@ export async function checkBoxBuild(options: {
   catalog: Catalog;
   signal: AbortSignal;
 }): Promise<BoxBuildCheck> {
-  const [{ parseBuildArgs, toLoadOptions }, { loadImageModel }, { checkBuildable }, { checkTargetDir }, { resolveBox }] = await Promise.all([
+  const [{ parseBuildArgs, toLoadOptions }, { loadImageModel }, { checkBuildable }, { checkTargetDir }, { checkTargetDirFree }, { resolveBox }] = await Promise.all([
     import('../builder/build-args.js'),
     import('../builder/description/load.js'),
     import('../builder/build.js'),
+    import('../builder/outputs/target-dir.js'),
     import('../builder/outputs/target-dir.js'),
     import('../box/catalog.js'),
   ]);
@@ -47,6 +48,7 @@ export async function checkBoxBuild(options: {
   const model = loadImageModel(toLoadOptions(args));
   checkBuildable(model);
   checkTargetDir(args.targetDir);
+  checkTargetDirFree(args.targetDir);
   const hostBoxKvm = options.accel === 'auto' ? await lastProbedAccel().then((accel) => (accel === undefined ? undefined : accel === 'kvm')) : options.accel === 'kvm';
   const { boxArch, cross } = boxArchFor(args.targetArch, hostArch(), options.cross, hostBoxKvm);
   const { manifest } = resolveBox(options.catalog, options.box, boxArch);

@@ -35,16 +35,20 @@ export function registerBuild(program: Command): void {
       runCommand(async (signal) => {
         const json = Boolean(options.json);
         try {
-          const [{ parseBuildArgs, toLoadOptions }, { loadImageModel }, { buildImage }, { buildCacheRoot }] = await Promise.all([
+          const [{ parseBuildArgs, toLoadOptions }, { loadImageModel }, { buildImage }, { buildCacheRoot }, { lockTargetDir }] = await Promise.all([
             import('../builder/build-args.js'),
             import('../builder/description/load.js'),
             import('../builder/build.js'),
             import('../builder/paths.js'),
+            import('../builder/outputs/target-dir.js'),
           ]);
           const args = parseBuildArgs(command.args, { cwd: process.cwd(), hostArch: hostArch() });
           const model = loadImageModel(toLoadOptions(args));
           const display = buildDisplay(model.name, cliState.debug ? 'debug' : 'normal');
-          const result = await display.track(buildImage({ model, targetDir: args.targetDir, cacheRoot: buildCacheRoot(), emit: display.emit, signal }));
+          const targetLock = await lockTargetDir(args.targetDir);
+          const result = await display
+            .track(buildImage({ model, targetDir: args.targetDir, cacheRoot: buildCacheRoot(), emit: display.emit, signal }))
+            .finally(() => targetLock.release());
           process.stderr.write(`kiwi: built ${result.image} (${formatBytes(result.sizeBytes)}) in ${formatDuration(result.seconds)}\n`);
           if (json) process.stdout.write(`${JSON.stringify(result)}\n`);
         } catch (error) {

@@ -3,9 +3,10 @@ import { buildArgsToArgv, type BuildArgs } from '../builder/build-args.js';
 import type { ImageModel } from '../builder/description/model.js';
 import { compressImage, describeCompression } from '../builder/outputs/compress-image.js';
 import { resultNames } from '../builder/outputs/naming.js';
-import { createTargetDir } from '../builder/outputs/target-dir.js';
+import { lockTargetDir } from '../builder/outputs/target-dir.js';
 import { buildCachePaths } from '../builder/paths.js';
 import { BuildFailedError } from '../common/errors.js';
+import type { HeldLock } from '../common/lock.js';
 import { shellQuote } from '../common/shell-quote.js';
 import { secondsSince } from '../common/units.js';
 import type { BuildEvent, RuntimeEvent, RuntimeEventHandler } from '../protocol/events.js';
@@ -74,14 +75,17 @@ export async function buildPackInBox(job: BoxPackJob): Promise<PromiseSettledRes
   const started = Date.now();
   const shares = [...boxBuildShares(...builds.map(shareInput)), ...(job.boot.shares ?? [])];
   const names = builds.map((build) => resultNames(build.model, false));
-  builds.forEach((build, index) => {
-    createTargetDir(build.args.targetDir);
-    // What a killed earlier run of this build left half-written (its own cleanup never ran).
-    removeBuildLeftovers(build.args.targetDir, names[index]!);
-  });
+  const targetLocks = await lockTargetDirs(builds.map((build) => build.args.targetDir));
+  // What a killed earlier run of each build left half-written (its own cleanup never ran).
+  builds.forEach((build, index) => removeBuildLeftovers(build.args.targetDir, names[index]!));
   const emitToAll: RuntimeEventHandler = (event) => builds.forEach((build) => build.emit(event));
   const boxStep = <T>(id: string, message: string, work: () => Promise<T>): Promise<T> => timedStep(emitToAll, id, message, work);
-  const disk = await acquireBuildCacheDisk({ cacheRoot: job.boot.cacheRoot, name: job.boot.name, arch: job.boot.arch, sizeBytes: job.diskSizeBytes, ...(signal ? { signal } : {}) });
+  const disk = await acquireBuildCacheDisk({ cacheRoot: job.boot.cacheRoot, name: job.boot.name, arch: job.boot.arch, sizeBytes: job.diskSizeBytes, ...(signal ? { signal } : {}) }).catch(
+    async (error: unknown) => {
+      await releaseAll(targetLocks);
+      throw error;
+    },
+  );
   let running: RunningBox | undefined;
   // The cache learns from builds that ran to their end (failed or not) with its disk cleanly unmounted.
   let saveCache = false;
@@ -156,7 +160,24 @@ export async function buildPackInBox(job: BoxPackJob): Promise<PromiseSettledRes
     if (saveCache && !saved) {
       for (const build of builds) build.emit({ type: 'log', level: 'info', message: `the box's build cache was not updated: another build of ${job.boot.name} used or changed it meanwhile` });
     }
+    await releaseAll(targetLocks);
   }
+}
+
+/** Creates and takes each build's target dir; none is held if one is busy. */
+async function lockTargetDirs(targetDirs: string[]): Promise<HeldLock[]> {
+  const held: HeldLock[] = [];
+  try {
+    for (const dir of targetDirs) held.push(await lockTargetDir(dir));
+    return held;
+  } catch (error) {
+    await releaseAll(held);
+    throw error;
+  }
+}
+
+async function releaseAll(locks: HeldLock[]): Promise<void> {
+  await Promise.all(locks.map((lock) => lock.release()));
 }
 
 function shareInput(build: BoxBuild) {

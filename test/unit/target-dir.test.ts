@@ -2,8 +2,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { checkTargetDir, createTargetDir } from '../../src/builder/outputs/target-dir.js';
-import { UsageError } from '../../src/common/errors.js';
+import { checkTargetDir, checkTargetDirFree, createTargetDir, lockTargetDir } from '../../src/builder/outputs/target-dir.js';
+import { EnvironmentError, UsageError } from '../../src/common/errors.js';
 
 let dir: string;
 beforeEach(() => {
@@ -49,5 +49,35 @@ describe('checkTargetDir', () => {
     const file = unrelatedFile();
     expect(() => checkTargetDir(file)).toThrow(UsageError);
     expect(() => checkTargetDir(path.join(file, 'a', 'b'))).toThrow(`--target-dir ${path.join(file, 'a', 'b')} is not a directory`);
+  });
+});
+
+describe('the target dir lock', () => {
+  it('keeps a second build out while one writes into the dir, and lets it in after', async () => {
+    const target = path.join(dir, 'out');
+    const held = await lockTargetDir(target);
+    const busy = `another kiwi build (pid ${process.pid}) is writing into ${target}`;
+    expect(() => checkTargetDirFree(target)).toThrow(busy);
+    await expect(lockTargetDir(target)).rejects.toThrow(EnvironmentError);
+    await expect(lockTargetDir(target)).rejects.toThrow(busy);
+    await held.release();
+    checkTargetDirFree(target);
+    await (await lockTargetDir(target)).release();
+    expect(fs.readdirSync(path.join(target, 'build'))).toEqual([]);
+  });
+
+  it('takes over the lock of a build that was killed', async () => {
+    const target = path.join(dir, 'out');
+    fs.mkdirSync(path.join(target, 'build'), { recursive: true });
+    // pid 1 with another start time: a process that ran once and is gone.
+    fs.writeFileSync(path.join(target, 'build', '.kiwi-build.lock'), '1-0');
+    checkTargetDirFree(target);
+    await (await lockTargetDir(target)).release();
+  });
+
+  it('creates a missing target dir, and refuses a file', async () => {
+    await (await lockTargetDir(path.join(dir, 'new', 'out'))).release();
+    expect(fs.statSync(path.join(dir, 'new', 'out')).isDirectory()).toBe(true);
+    await expect(lockTargetDir(unrelatedFile())).rejects.toThrow(UsageError);
   });
 });

@@ -1,6 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { EnvironmentError, UsageError } from '../../common/errors.js';
+import { acquireLock, type HeldLock } from '../../common/lock.js';
+import { isAlive } from '../../common/process-identity.js';
 
 function notADirectory(dir: string): UsageError {
   return new UsageError(`--target-dir ${dir} is not a directory (it or a parent is a file)`, { hint: 'pass a directory; it is created if missing' });
@@ -32,5 +34,51 @@ export function createTargetDir(dir: string): void {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'EEXIST' || code === 'ENOTDIR') throw notADirectory(dir);
     throw new EnvironmentError(`cannot create the target directory ${dir}: ${(error as Error).message}`, { hint: 'pass a directory you can write to' });
+  }
+}
+
+/**
+ * Held by the kiwi process on the build's host while a build writes into a target dir: a
+ * second build into the same dir would remove the first one's half-written results as
+ * leftovers of a killed build, and write the same log. (A build in a box does not take it:
+ * the host process that runs the box does.)
+ */
+function lockFile(targetDir: string): string {
+  return path.join(targetDir, 'build', '.kiwi-build.lock');
+}
+
+function busy(targetDir: string, holder: string): EnvironmentError {
+  return new EnvironmentError(`another kiwi build (pid ${holder.split('-')[0]}) is writing into ${targetDir}`, {
+    hint: 'wait for it to end, or give this build another --target-dir',
+  });
+}
+
+/** Refuses, before anything starts, a target dir a live build holds (lockTargetDir decides). */
+export function checkTargetDirFree(targetDir: string): void {
+  let holder: string;
+  try {
+    holder = fs.readFileSync(lockFile(targetDir), 'utf8').trim();
+  } catch {
+    return;
+  }
+  if (holder && isAlive(holder)) throw busy(targetDir, holder);
+}
+
+/** Creates the target dir if missing and takes it for this build; a lock left by a killed build is taken over. */
+export async function lockTargetDir(targetDir: string): Promise<HeldLock> {
+  createTargetDir(targetDir);
+  const controller = new AbortController();
+  let holder = '';
+  try {
+    return await acquireLock(lockFile(targetDir), {
+      onWait: (current) => {
+        holder = current;
+        controller.abort();
+      },
+      signal: controller.signal,
+    });
+  } catch (error) {
+    if (controller.signal.aborted) throw busy(targetDir, holder);
+    throw error;
   }
 }

@@ -33,11 +33,10 @@ export async function checkBoxBuild(options: {
   catalog: Catalog;
   signal: AbortSignal;
 }): Promise<BoxBuildCheck> {
-  const [{ parseBuildArgs, toLoadOptions }, { loadImageModel }, { checkBuildable }, { checkTargetDir }, { checkTargetDirFree }, { resolveBox }] = await Promise.all([
+  const [{ parseBuildArgs, toLoadOptions }, { loadImageModel }, { checkBuildable }, { checkTargetDir, checkTargetDirFree }, { resolveBox }] = await Promise.all([
     import('../builder/build-args.js'),
     import('../builder/description/load.js'),
     import('../builder/build.js'),
-    import('../builder/outputs/target-dir.js'),
     import('../builder/outputs/target-dir.js'),
     import('../box/catalog.js'),
   ]);

@@ -68,24 +68,28 @@ export async function buildInBox(job: BoxBuildJob): Promise<BuildEvent> {
  * box at once (each in its own container and cgroup), powers the box off, then compresses
  * each image on the host. Each build settles on its own: one failing leaves the others be.
  * If the box itself fails (boot, interrupt), every build fails with it. A failed build's
- * target dir keeps only its earlier contents and the build log.
+ * target dir keeps only its earlier contents and the build log. Each target dir is held
+ * (target-dir.ts) from before its leftovers are cleaned until its image is compressed.
  */
 export async function buildPackInBox(job: BoxPackJob): Promise<PromiseSettledResult<BuildEvent>[]> {
+  const targetLocks = await lockTargetDirs(job.builds.map((build) => build.args.targetDir));
+  try {
+    return await runPack(job);
+  } finally {
+    await Promise.all(targetLocks.map((lock) => lock.release()));
+  }
+}
+
+async function runPack(job: BoxPackJob): Promise<PromiseSettledResult<BuildEvent>[]> {
   const { builds, signal } = job;
   const started = Date.now();
   const shares = [...boxBuildShares(...builds.map(shareInput)), ...(job.boot.shares ?? [])];
   const names = builds.map((build) => resultNames(build.model, false));
-  const targetLocks = await lockTargetDirs(builds.map((build) => build.args.targetDir));
   // What a killed earlier run of each build left half-written (its own cleanup never ran).
   builds.forEach((build, index) => removeBuildLeftovers(build.args.targetDir, names[index]!));
   const emitToAll: RuntimeEventHandler = (event) => builds.forEach((build) => build.emit(event));
   const boxStep = <T>(id: string, message: string, work: () => Promise<T>): Promise<T> => timedStep(emitToAll, id, message, work);
-  const disk = await acquireBuildCacheDisk({ cacheRoot: job.boot.cacheRoot, name: job.boot.name, arch: job.boot.arch, sizeBytes: job.diskSizeBytes, ...(signal ? { signal } : {}) }).catch(
-    async (error: unknown) => {
-      await releaseAll(targetLocks);
-      throw error;
-    },
-  );
+  const disk = await acquireBuildCacheDisk({ cacheRoot: job.boot.cacheRoot, name: job.boot.name, arch: job.boot.arch, sizeBytes: job.diskSizeBytes, ...(signal ? { signal } : {}) });
   let running: RunningBox | undefined;
   // The cache learns from builds that ran to their end (failed or not) with its disk cleanly unmounted.
   let saveCache = false;
@@ -160,24 +164,19 @@ export async function buildPackInBox(job: BoxPackJob): Promise<PromiseSettledRes
     if (saveCache && !saved) {
       for (const build of builds) build.emit({ type: 'log', level: 'info', message: `the box's build cache was not updated: another build of ${job.boot.name} used or changed it meanwhile` });
     }
-    await releaseAll(targetLocks);
   }
 }
 
-/** Creates and takes each build's target dir; none is held if one is busy. */
+/** Creates and takes each build's target dir (for the whole run); none is held if one is busy. */
 async function lockTargetDirs(targetDirs: string[]): Promise<HeldLock[]> {
   const held: HeldLock[] = [];
   try {
     for (const dir of targetDirs) held.push(await lockTargetDir(dir));
     return held;
   } catch (error) {
-    await releaseAll(held);
+    await Promise.all(held.map((lock) => lock.release()));
     throw error;
   }
-}
-
-async function releaseAll(locks: HeldLock[]): Promise<void> {
-  await Promise.all(locks.map((lock) => lock.release()));
 }
 
 function shareInput(build: BoxBuild) {

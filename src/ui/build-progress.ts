@@ -10,6 +10,16 @@ export interface BuildEnd {
   message?: string;
 }
 
+/** A build's task: its current step, when it started, and how to redraw and end it. */
+interface TrackedBuild {
+  step: string;
+  started: number;
+  update?: (title: string, output?: string) => void;
+  heartbeat?: StepHeartbeat;
+  ended: (end: BuildEnd) => void;
+  end: Promise<BuildEnd>;
+}
+
 /**
  * One listr2 task per build (of a batch, or the one of kiwi build / boxbuild on a
  * terminal): its title says the build's current step and how long the build has run, its
@@ -17,10 +27,7 @@ export interface BuildEnd {
  * redraw live; in CI logs (the simple renderer) each change is a timestamped line.
  */
 export class BuildProgress {
-  private readonly builds = new Map<
-    string,
-    { step: string; started: number; update?: (title: string, output?: string) => void; heartbeat?: StepHeartbeat; ended: (end: BuildEnd) => void; end: Promise<BuildEnd> }
-  >();
+  private readonly builds = new Map<string, TrackedBuild>();
   private readonly done: Promise<unknown>;
   /** Redraws the running builds' titles each second, so their elapsed time moves. */
   private readonly ticker: NodeJS.Timeout;

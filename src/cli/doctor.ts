@@ -80,15 +80,15 @@ async function printDiskSpace(): Promise<void> {
 }
 
 async function printKvm(): Promise<void> {
-  const [{ readCurrent }, { probeKvm }, { defaultCpu, defaultMachine }] = await Promise.all([
+  const [{ readCurrent }, { kvmDeviceProblem, probeKvm }, { defaultCpu, defaultMachine }] = await Promise.all([
     import('../box/store.js'),
     import('../vm/accel-probe.js'),
     import('../vm/qemu-args.js'),
   ]);
   const arch = hostArch();
-  const usable = await fs.access('/dev/kvm', fs.constants.R_OK | fs.constants.W_OK).then(() => true, () => false);
-  if (!usable) {
-    process.stdout.write(`no       KVM                  boxes use TCG (slower): /dev/kvm is missing or not accessible to this user\n`);
+  const unusable = await kvmDeviceProblem();
+  if (unusable) {
+    process.stdout.write(`no       KVM                  boxes use TCG (slower): ${unusable}\n`);
     return;
   }
   const box = await readCurrent(cacheRoot(), 'debian', arch);

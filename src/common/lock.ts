@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -16,11 +17,18 @@ export interface HeldLock {
   release(): Promise<void>;
 }
 
-/** Takes the lock if it is free (or stale) right now; undefined if a live process holds it. */
-export async function tryAcquireLock(file: string): Promise<HeldLock | undefined> {
+/**
+ * Takes the lock if it is free (or stale) right now; undefined if a live process holds it,
+ * whose identity `onHeld` gets.
+ */
+export async function tryAcquireLock(file: string, onHeld?: (holder: string) => void): Promise<HeldLock | undefined> {
   const controller = new AbortController();
+  const onWait = (holder: string): void => {
+    onHeld?.(holder);
+    controller.abort();
+  };
   try {
-    return await acquireLock(file, { onWait: () => controller.abort(), signal: controller.signal });
+    return await acquireLock(file, { onWait, signal: controller.signal });
   } catch (error) {
     if (controller.signal.aborted) return undefined;
     throw error;
@@ -56,6 +64,18 @@ export async function acquireLock(file: string, options: LockOptions = {}): Prom
     }
     await sleep(options.pollMs ?? 100, undefined, { signal: options.signal });
   }
+}
+
+/** The identity of the live process holding the lock; undefined if it is free or its holder died. Takes nothing. */
+export function liveLockHolder(file: string): string | undefined {
+  let holder: string;
+  try {
+    holder = readFileSync(file, 'utf8').trim();
+  } catch (error) {
+    if (isErrno(error, 'ENOENT')) return undefined;
+    throw error;
+  }
+  return holder && isAlive(holder) ? holder : undefined;
 }
 
 async function readHolder(file: string): Promise<string | undefined> {

@@ -28,6 +28,16 @@ const EARLY_CONSOLE: Record<Arch, string> = {
   aarch64: 'console=ttyAMA0 earlycon',
 };
 
+/** Why this user cannot open /dev/kvm; undefined if it can (which does not mean KVM works). */
+export async function kvmDeviceProblem(): Promise<string | undefined> {
+  try {
+    await fs.access('/dev/kvm', fs.constants.R_OK | fs.constants.W_OK);
+    return undefined;
+  } catch {
+    return '/dev/kvm is missing or not accessible to this user';
+  }
+}
+
 /**
  * Whether KVM really runs this kernel here. /dev/kvm can exist while a guest hangs
  * (nested virtualisation) or QEMU aborts on an MSR it cannot set; both were seen on
@@ -35,11 +45,8 @@ const EARLY_CONSOLE: Record<Arch, string> = {
  * kernel is booted with the VM's own CPU model and must print within the timeout.
  */
 export async function probeKvm(options: KvmProbeOptions): Promise<AccelProbeResult> {
-  try {
-    await fs.access('/dev/kvm', fs.constants.R_OK | fs.constants.W_OK);
-  } catch {
-    return { accel: 'tcg', reason: '/dev/kvm is missing or not accessible to this user' };
-  }
+  const unusable = await kvmDeviceProblem();
+  if (unusable) return { accel: 'tcg', reason: unusable };
   const timeoutMs = options.timeoutMs ?? 3000;
   const child = execa(
     options.qemuBinary ?? `qemu-system-${options.arch}`,

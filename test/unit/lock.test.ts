@@ -3,7 +3,7 @@ import { once } from 'node:events';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { acquireLock, ifLockFree, tryAcquireLock, withLock } from '../../src/common/lock.js';
+import { acquireLock, ifLockFree, liveLockHolder, tryAcquireLock, withLock } from '../../src/common/lock.js';
 import { isAlive, processIdentity } from '../../src/common/process-identity.js';
 import { tempDir } from '../fixtures/box-fixture.js';
 import { waitFor } from '../fixtures/wait-for.js';
@@ -19,6 +19,20 @@ describe('lock', () => {
     const again = await tryAcquireLock(file);
     expect(again).toBeDefined();
     await again?.release();
+  });
+
+  it('names a live holder without taking the lock, and none for a free lock or a dead holder', async () => {
+    const file = path.join(tempDir(), 'peek.lock');
+    let seen = '';
+    expect(liveLockHolder(file)).toBeUndefined();
+    const held = await acquireLock(file);
+    expect(liveLockHolder(file)).toBe(processIdentity());
+    expect(await tryAcquireLock(file, (holder) => (seen = holder))).toBeUndefined();
+    expect(seen).toBe(processIdentity());
+    await held.release();
+    fs.writeFileSync(file, `${process.pid}-1`);
+    expect(liveLockHolder(file)).toBeUndefined();
+    expect(fs.existsSync(file)).toBe(true);
   });
 
   it('breaks a lock whose owner died, even when its pid was reused', async () => {

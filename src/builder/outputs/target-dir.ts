@@ -1,8 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { EnvironmentError, UsageError } from '../../common/errors.js';
-import { acquireLock, type HeldLock } from '../../common/lock.js';
-import { isAlive } from '../../common/process-identity.js';
+import { liveLockHolder, tryAcquireLock, type HeldLock } from '../../common/lock.js';
 
 function notADirectory(dir: string): UsageError {
   return new UsageError(`--target-dir ${dir} is not a directory (it or a parent is a file)`, { hint: 'pass a directory; it is created if missing' });
@@ -55,30 +54,17 @@ function busy(targetDir: string, holder: string): EnvironmentError {
 
 /** Refuses, before anything starts, a target dir a live build holds (lockTargetDir decides). */
 export function checkTargetDirFree(targetDir: string): void {
-  let holder: string;
-  try {
-    holder = fs.readFileSync(lockFile(targetDir), 'utf8').trim();
-  } catch {
-    return;
-  }
-  if (holder && isAlive(holder)) throw busy(targetDir, holder);
+  const holder = liveLockHolder(lockFile(targetDir));
+  if (holder) throw busy(targetDir, holder);
 }
 
 /** Creates the target dir if missing and takes it for this build; a lock left by a killed build is taken over. */
 export async function lockTargetDir(targetDir: string): Promise<HeldLock> {
   createTargetDir(targetDir);
-  const controller = new AbortController();
   let holder = '';
-  try {
-    return await acquireLock(lockFile(targetDir), {
-      onWait: (current) => {
-        holder = current;
-        controller.abort();
-      },
-      signal: controller.signal,
-    });
-  } catch (error) {
-    if (controller.signal.aborted) throw busy(targetDir, holder);
-    throw error;
-  }
+  const held = await tryAcquireLock(lockFile(targetDir), (current) => {
+    holder = current;
+  });
+  if (!held) throw busy(targetDir, holder);
+  return held;
 }

@@ -24,11 +24,13 @@ const TRACE_CMDLINE = 'loglevel=5 tp_printk kprobe_event=p,jump_label_update,%di
 function buildLikeWork(hostPort: number): string {
   return `set -e
 cg=/sys/fs/cgroup/kiwi
-echo "+cpuset +cpu +memory" > $cg/cgroup.subtree_control
+echo "+pids" > /sys/fs/cgroup/cgroup.subtree_control
+echo "+cpuset +cpu +memory +pids" > $cg/cgroup.subtree_control
 mkdir $cg/rewrite-test
 echo 268435456 > $cg/rewrite-test/memory.max
 echo "50000 100000" > $cg/rewrite-test/cpu.max
 echo 0 > $cg/rewrite-test/cpuset.cpus
+echo 100 > $cg/rewrite-test/pids.max
 sh -c "echo \\$\\$ > $cg/rewrite-test/cgroup.procs; true"
 rmdir $cg/rewrite-test
 test "$(busybox wget -q -O - http://10.0.2.2:${hostPort}/)" = host-answer

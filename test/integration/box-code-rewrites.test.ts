@@ -45,6 +45,7 @@ loop=$(losetup --find --show /tmp/rw/disk.img)
 mount "$loop" /tmp/rw/merged
 umount /tmp/rw/merged
 losetup -d "$loop"
+# Keys flipped by a worker (DO_ONCE) change a moment after their trigger.
 sleep 1`;
 }
 

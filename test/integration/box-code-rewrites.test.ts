@@ -52,14 +52,13 @@ sleep 1`;
 describe.skipIf(!canRun)('the debian box rewrites no kernel code once its second CPU is up (TCG)', () => {
   let vm: RunningBox | undefined;
   let server: http.Server;
-  const dirs: string[] = [];
 
   beforeAll(async () => {
     const built = (await ensureTestBox()).result.version;
-    // A copy of the test box with the tracing command line, installed through a file:// manifest.
+    // A copy of the test box with the tracing command line, installed through a file:// manifest
+    // (both temp dirs go after the file, once the VM is down: test/fixtures/remove-temp-dirs.ts).
     const source = tempDir('kiwi-traced-box-');
     const cache = tempDir('kiwi-traced-cache-');
-    dirs.push(source, cache);
     for (const file of built.manifest.files) fs.symlinkSync(path.join(built.dir, file.path), path.join(source, file.path));
     const manifest = { ...built.manifest, cmdline: `${built.manifest.cmdline} ${TRACE_CMDLINE}` };
     fs.writeFileSync(path.join(source, 'box.json'), JSON.stringify(manifest));
@@ -73,7 +72,6 @@ describe.skipIf(!canRun)('the debian box rewrites no kernel code once its second
   afterAll(async () => {
     await vm?.shutdown();
     server?.close();
-    for (const dir of dirs) fs.rmSync(dir, { recursive: true, force: true });
   });
 
   it('makes every static-key update before the second CPU boots, through cgroups with limits, TCP over IPv4 and IPv6, namespaces, overlay and loop mounts', async () => {

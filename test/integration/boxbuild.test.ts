@@ -5,6 +5,7 @@ import { execa } from 'execa';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ensureTestBox, TEST_BOX_CACHE } from '../fixtures/box/built-box.js';
 import { processesUnder, vmDirsUnder } from '../fixtures/processes.js';
+import { localRepoDescription } from '../fixtures/local-repo-description.js';
 import { KIWI_BIN, runKiwi } from '../fixtures/run-kiwi.js';
 import { slimDescription } from '../fixtures/slim-description.js';
 import { tempDir } from '../fixtures/temp-dir.js';
@@ -138,6 +139,23 @@ describe.skipIf(!canRun)('kiwi boxbuild (debian box, TCG)', () => {
     // The bind is the host directory itself, shared into the box.
     expect(fs.readFileSync(path.join(data, 'copy.txt'), 'utf8')).toBe('from the host\n');
     expect(leftovers(env)).toEqual([]);
+  });
+
+  it('installs from a dir:// repository elsewhere on the host, shared into the box at its own path and left as it was', { timeout: BUILD_TIMEOUT }, async () => {
+    const repo = tempDir('kiwi-local-repo-');
+    const { dir: description } = await localRepoDescription({ outside: repo, debianForBootstrap: true });
+    const repoFiles = () => fs.readdirSync(repo).map((name) => `${name} ${fs.statSync(path.join(repo, name)).mtimeMs}`).sort();
+    const before = repoFiles();
+    const target = tempDir('kiwi-boxbuild-repo-');
+    const done = await boxbuild(['--description', description, '--target-dir', target]);
+    expect(done.exitCode, done.stderr).toBe(0);
+    // Only Debian's repositories bootstrap: debian-minimal's layer on the box's cache disk.
+    expect(done.json?.bootstrap).toBe('cached');
+    const image = path.join(target, 'debian-minimal.x86_64-1.0.0.tar.xz');
+    expect(String((await execa('tar', ['-xJOf', image, './usr/share/kiwi-hello/version'])).stdout)).toBe('1');
+    expect(fs.readFileSync(path.join(target, 'debian-minimal.x86_64-1.0.0.packages'), 'utf8')).toMatch(/^kiwi-hello\|None\|1\|None\|all\|/m);
+    expect(repoFiles()).toEqual(before);
+    expect(leftovers(done.env)).toEqual([]);
   });
 
   it('stops on Ctrl-C during the build: exit 130, no VM, lock or half-written result left', { timeout: BUILD_TIMEOUT }, async () => {

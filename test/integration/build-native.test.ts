@@ -106,7 +106,7 @@ describe.skipIf(!isRoot)('kiwi build (native, root)', () => {
   });
 
   it('installs from a local repository (this://); a rebuild reuses the packages layer, a new version in the repository makes a new one', { timeout: LONG }, async () => {
-    const description = await localRepoDescription();
+    const { dir: description, repo } = await localRepoDescription();
     const helloVersion = async (target: string) => String((await execa('tar', ['-xJOf', path.join(target, 'debian-minimal.x86_64-1.0.0.tar.xz'), './usr/share/kiwi-hello/version'])).stdout);
     const installing = `kiwi: packages: ${CONTAINER_STEPS.packages}`;
     const reused = /kiwi: packages: the packages layer of an earlier build \(([0-9a-f]{32})\/[0-9a-f]{32}\)/;
@@ -144,7 +144,7 @@ describe.skipIf(!isRoot)('kiwi build (native, root)', () => {
     // The same tree from the layer as from the install: every entry's type, mode, owner and name (sizes and times aside: logs and caches differ).
     const entries = async (target: string) => String((await execa('tar', ['-tvJf', path.join(target, 'debian-minimal.x86_64-1.0.0.tar.xz')])).stdout).split('\n').map((line) => line.split(/\s+/).filter((_, index) => index < 2 || index > 4).join(' ')).sort();
     expect(await entries(again)).toEqual(await entries(first));
-    await publishHello(description, '2');
+    await publishHello(repo, '2');
     // The next install marks the .deb of each package in the image as used: an old one of dash is kept.
     const dash = /^dash\|None\|([^|]+)\|None\|([^|]+)\|/m.exec(fs.readFileSync(path.join(again, 'debian-minimal.x86_64-1.0.0.packages'), 'utf8'));
     expect(dash).not.toBeNull();

@@ -19,7 +19,7 @@ import { writeContainerArchive } from './outputs/oci-archive.js';
 import { dpkgQueryArgv, formatPackageList } from './outputs/packages-list.js';
 import { kiwiResultJson, type KiwiResultJson } from './outputs/result-file.js';
 import { createTargetDir } from './outputs/target-dir.js';
-import { treeExportArgv, type TreeExportFiles } from './outputs/tree-export.js';
+import { changedEntriesOffset, treeExportArgv, type TreeExportFiles } from './outputs/tree-export.js';
 import { removeTempFiles, tempNameFor, writeFileAtomic } from './outputs/write-atomic.js';
 import { buildCachePaths, buildDirPaths, type BuildCachePaths } from './paths.js';
 import { ensureBootstrapLayer } from './steps/bootstrap.js';
@@ -104,6 +104,8 @@ export async function buildImage(options: BuildOptions): Promise<BuildResult> {
     };
     const peakMemoryBytes = root.peakMemoryBytes;
     let container: { references: string[]; digest: string } | undefined;
+    // Where the compression cuts a chunk: before the entries this build changed (and before the layer in a container archive).
+    let chunkCuts: number[] = [];
     if (!exported) {
       scrubRoot(build.root);
       await runStep(log, 'packages-list', names.packages, async () => {
@@ -115,15 +117,19 @@ export async function buildImage(options: BuildOptions): Promise<BuildResult> {
       );
     } else {
       writeFileAtomic(packagesFile, formatPackageList(fs.readFileSync(exported.files.packages, 'utf8')));
+      const changedAt = changedEntriesOffset(fs.readFileSync(`${exported.files.scratch}.index`, 'utf8'));
       const kind = model.type.image;
       if (kind === 'tbz') {
         fs.renameSync(exported.files.archive, image);
+        chunkCuts = changedAt === undefined ? [] : [changedAt];
       } else if (kind === 'oci' || kind === 'docker') {
         const containerConfig = model.type.containerConfig;
         if (!containerConfig) throw new UsageError(`type ${kind} has no container configuration`);
-        container = await runStep(log, 'container', `${names.image} (${kind} archive)`, () =>
+        const written = await runStep(log, 'container', `${names.image} (${kind} archive)`, () =>
           writeContainerArchive({ kind, layerFile: exported.files.archive, workDir: build.dir, container: containerConfig, debianArch: model.debianArch, file: image, log, ...(signal ? { signal } : {}) }),
         );
+        container = { references: written.references, digest: written.digest };
+        if (written.layerOffset !== undefined) chunkCuts = [written.layerOffset, ...(changedAt === undefined ? [] : [written.layerOffset + changedAt])];
       }
     }
     // A raw disk is never compressed: it stays sparse and bootable as it is.
@@ -143,6 +149,7 @@ export async function buildImage(options: BuildOptions): Promise<BuildResult> {
       peakMemoryBytes,
       ...(container ? { references: container.references } : {}),
       ...(compressPending ? { compressionDeferred: true } : {}),
+      ...(chunkCuts.length > 0 ? { chunkCuts } : {}),
     };
     if (!compressPending || compression === 'deferred') return built;
     const compressed = await runStep(log, 'compress', `${compressedName(names.image)} (xz)`, async () => {
@@ -171,7 +178,7 @@ function treeExport(model: ImageModel, buildDir: string, image: string): { files
   const kind = model.type.image;
   if (kind === 'oem') return undefined;
   // The tbz goes beside its final name, to be renamed; a layer into the build dir, to be wrapped.
-  const files = { packages: path.join(buildDir, 'packages.dpkg'), archive: kind === 'tbz' ? tempNameFor(image) : path.join(buildDir, 'layer.tar') };
+  const files = { packages: path.join(buildDir, 'packages.dpkg'), archive: kind === 'tbz' ? tempNameFor(image) : path.join(buildDir, 'layer.tar'), scratch: path.join(buildDir, 'export') };
   if (kind === 'tbz') return { files, argv: treeExportArgv(files, ROOT_EXCLUDES), step: { id: 'archive', message: `${path.basename(image)} (tar)` } };
   return { files, argv: treeExportArgv(files, CONTAINER_EXCLUDES), step: { id: 'layer', message: 'the root tree as the image layer (tar)' } };
 }

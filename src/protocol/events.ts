@@ -94,6 +94,8 @@ export interface BuildEvent {
   references?: string[];
   /** Set when the image was written uncompressed for the host to compress (a build in a box). */
   compressionDeferred?: boolean;
+  /** Offsets in the uncompressed image where its compression ends a chunk (chunked-xz.ts). */
+  chunkCuts?: number[];
 }
 
 export type RuntimeEvent = StepEvent | LogEvent | ProgressEvent | ResultEvent | ErrorEvent | BuildEvent;

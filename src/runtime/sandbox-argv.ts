@@ -55,8 +55,11 @@ export const MOUNT_OVERLAY_SCRIPT = 'mount -t overlay kiwi -o "$1" "$2" || exit 
 export const COMMIT_SCRIPT =
   'mount -t overlay kiwi -o "$1" "$2" || exit 125; owners=; chown 0:0 "$3" 2>/dev/null || owners=--no-preserve=ownership; cp -a $owners "$2/." "$3/"';
 
-/** Mounts the overlay read-only ($1 options, $2 target), then execs the rest in it. */
-export const EXPORT_SCRIPT = 'mount -t overlay kiwi -o "ro,$1" "$2" || exit 125; cd "$2" || exit 125; shift 2; exec "$@"';
+/**
+ * Mounts the overlay read-only ($1 options, $2 target), then execs the rest in it with
+ * KIWI_EXPORT_UPPER naming the run's upper layer ($3): what the run changed.
+ */
+export const EXPORT_SCRIPT = 'mount -t overlay kiwi -o "ro,$1" "$2" || exit 125; cd "$2" || exit 125; KIWI_EXPORT_UPPER=$3; export KIWI_EXPORT_UPPER; shift 3; exec "$@"';
 
 /** overlayfs options; in a user namespace, xattrs must be user.* ("userxattr") to be settable. */
 export function overlayOptions(layers: OverlayLayers, userns: boolean): string {
@@ -107,7 +110,7 @@ export function buildCommitArgv(overlay: OverlayLayers, userns: boolean, dest: s
 
 /** The export chain: remount the layers privately, read-only, and run `argv` in the merged tree. */
 export function buildExportArgv(overlay: OverlayLayers, userns: boolean, argv: readonly string[]): string[] {
-  return [...unshareArgs(userns), 'sh', '-c', EXPORT_SCRIPT, 'kiwi-export', overlayOptions(overlay, userns), overlay.merged, ...argv];
+  return [...unshareArgs(userns), 'sh', '-c', EXPORT_SCRIPT, 'kiwi-export', overlayOptions(overlay, userns), overlay.merged, overlay.upper, ...argv];
 }
 
 /** The namespaces a plan creates, for --debug. */

@@ -31,7 +31,8 @@ export interface ContainerSpec {
   /**
    * Instead of a copy: after a successful run, this command runs on the host (or box) in
    * the merged root's directory, mounted read-only in a mount namespace of its own, e.g.
-   * to archive the tree without first copying it.
+   * to archive the tree without first copying it. $KIWI_EXPORT_UPPER names the run's upper
+   * layer (the entries the run changed; whiteouts too).
    */
   exportArgv?: string[];
   /** Working directory inside the container. */

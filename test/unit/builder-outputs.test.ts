@@ -5,9 +5,10 @@ import { describe, expect, it } from 'vitest';
 import type { ContainerConfig } from '../../src/builder/description/model.js';
 import { resultNames } from '../../src/builder/outputs/naming.js';
 import { creationTime, DEFAULT_PATH, imageReferences, ociImageConfig } from '../../src/builder/outputs/oci-config.js';
+import { memberDataOffset } from '../../src/builder/outputs/oci-archive.js';
 import { dpkgQueryArgv, formatPackageList } from '../../src/builder/outputs/packages-list.js';
 import { rootTarArgv } from '../../src/builder/outputs/root-tar.js';
-import { treeExportArgv } from '../../src/builder/outputs/tree-export.js';
+import { changedEntriesOffset, treeExportArgv } from '../../src/builder/outputs/tree-export.js';
 import { removeTempFiles, tempNameFor } from '../../src/builder/outputs/write-atomic.js';
 import { isAlive, processIdentity } from '../../src/common/process-identity.js';
 import { tempDir } from '../fixtures/temp-dir.js';
@@ -121,28 +122,33 @@ describe('OCI image config from <containerconfig>', () => {
   });
 });
 
+/** Names (NUL-separated) for rootTarArgv, and where its index goes, in a new temp dir. */
+function tarOrder(names: string[]): { names: string; index: string } {
+  const dir = tempDir();
+  fs.writeFileSync(path.join(dir, 'names'), names.map((name) => `${name}\0`).join(''));
+  return { names: path.join(dir, 'names'), index: path.join(dir, 'index') };
+}
+
 describe('root archive commands', () => {
-  it('tar keeps numeric owners and all xattrs, sorted, without access and change times, with excludes', () => {
-    expect(rootTarArgv('/r', ['./tmp/*'])).toEqual([
-      'tar',
-      '--create',
-      '--file=-',
-      '--directory=/r',
-      '--numeric-owner',
-      '--xattrs',
-      '--xattrs-include=*',
-      '--sort=name',
-      '--pax-option=delete=atime,delete=ctime',
-      '--exclude=./tmp/*',
-      '.',
-    ]);
+  it('tar adds the listed names alone, in their order, without the excludes, and indexes where each begins', () => {
+    const tree = tempDir();
+    fs.mkdirSync(path.join(tree, 'etc'));
+    fs.writeFileSync(path.join(tree, 'etc', 'motd'), 'hello\n');
+    fs.mkdirSync(path.join(tree, 'tmp'));
+    fs.writeFileSync(path.join(tree, 'tmp', 'scratch'), 'x');
+    const order = tarOrder(['./etc/motd', './tmp', './tmp/scratch', '.', './etc']);
+    const [command, ...args] = rootTarArgv(tree, ['./tmp/*'], order);
+    const archive = execFileSync(command!, args, { maxBuffer: 1 << 20 });
+    expect(execFileSync('tar', ['-t'], { input: archive, encoding: 'utf8' }).split('\n')).toEqual(['./etc/motd', './tmp/', './', './etc/', '']);
+    expect(fs.readFileSync(order.index, 'utf8')).toMatch(/^block 0: \.\/etc\/motd\nblock \d+: \.\/tmp\/\nblock \d+: \.\/\nblock \d+: \.\/etc\/\n$/);
   });
 
   it('the same tree gives the same tar after its files were read', async () => {
     const tree = tempDir();
     fs.mkdirSync(path.join(tree, 'etc'));
     fs.writeFileSync(path.join(tree, 'etc', 'motd'), 'hello\n');
-    const tar = (): Buffer => execFileSync(rootTarArgv(tree, [])[0]!, rootTarArgv(tree, []).slice(1));
+    const order = tarOrder(['.', './etc', './etc/motd']);
+    const tar = (): Buffer => execFileSync(rootTarArgv(tree, [], order)[0]!, rootTarArgv(tree, [], order).slice(1));
     const first = tar();
     // A new access time (and with it a new change time), the modification time kept to the nanosecond.
     execFileSync('touch', ['-a', '-d', '1 hour ago', path.join(tree, 'etc', 'motd')]);
@@ -155,36 +161,83 @@ describe('root archive commands', () => {
 });
 
 describe('archives written from the merged tree', () => {
-  it('one bash run in the tree: the package list, then the tar with the excludes and build leftovers left out', () => {
-    const files = { packages: '/b/packages.dpkg', archive: '/t/.img.tar.1.tmp' };
-    const argv = treeExportArgv(files, ['./tmp/*']);
-    expect(argv.slice(0, 4)).toEqual(['bash', '-e', '-o', 'pipefail']);
-    expect(argv.slice(-3)).toEqual(['kiwi-export', files.packages, files.archive]);
-    const [dpkg, tar] = argv[5]!.split('\n');
-    expect(dpkg).toBe(`dpkg-query --admindir=./var/lib/dpkg -W '-f=\${Package}|None|\${Version}|None|\${Architecture}|None|None\\n' > "$1"`);
-    expect(tar).toBe(
-      "tar --create --file=- --directory=. --numeric-owner --xattrs '--xattrs-include=*' --sort=name --pax-option=delete=atime,delete=ctime '--exclude=./tmp/*' '--exclude=./var/cache/apt/archives/*.deb' '--exclude=./var/lib/apt/lists/*_*' . | dd of=\"$2\" bs=1M iflag=fullblock status=none",
-    );
-  });
-
-  it('run in a tree, writes its package list and a tar of all but the excludes, byte for byte as tar alone', () => {
+  /** A merged tree and the upper layer of the run that changed it: etc (mode 0750) and etc/motd are the run's. */
+  function changedTree(): { root: string; upper: string } {
     const root = tempDir();
-    const out = tempDir();
     fs.mkdirSync(path.join(root, 'var/lib/dpkg'), { recursive: true });
     fs.writeFileSync(path.join(root, 'var/lib/dpkg/status'), 'Package: less\nStatus: install ok installed\nMaintainer: m\nDescription: d\nVersion: 590-2\nArchitecture: amd64\n\n');
     fs.mkdirSync(path.join(root, 'tmp'));
     fs.writeFileSync(path.join(root, 'tmp/scratch'), 'x');
+    fs.mkdirSync(path.join(root, 'etc'), { mode: 0o750 });
+    fs.chmodSync(path.join(root, 'etc'), 0o750);
+    fs.writeFileSync(path.join(root, 'etc/passwd'), 'root:x:0:0::/root:/bin/sh\n');
+    fs.writeFileSync(path.join(root, 'etc/motd'), 'built\n');
     // Larger than one 1 MiB write, and not a multiple of it.
     fs.writeFileSync(path.join(root, 'big'), Buffer.alloc(3 * 1024 * 1024 + 123, 7));
-    const files = { packages: path.join(out, 'packages.dpkg'), archive: path.join(out, 'image.tar') };
+    const upper = tempDir();
+    fs.mkdirSync(path.join(upper, 'etc'));
+    fs.writeFileSync(path.join(upper, 'etc/motd'), 'built\n');
+    // A name the run removed (a whiteout in a real upper layer): not in the tree, not archived.
+    fs.writeFileSync(path.join(upper, 'gone'), '');
+    return { root, upper };
+  }
+
+  it('one bash run in the tree: the package list, then the tar of the names in archive order, with the excludes and build leftovers left out', () => {
+    const files = { packages: '/b/packages.dpkg', archive: '/t/.img.tar.1.tmp', scratch: '/b/export' };
+    const argv = treeExportArgv(files, ['./tmp/*']);
+    expect(argv.slice(0, 4)).toEqual(['bash', '-e', '-o', 'pipefail']);
+    expect(argv.slice(-3)).toEqual(['kiwi-export', files.packages, files.archive]);
+    const lines = argv[5]!.split('\n');
+    expect(lines[0]).toBe(`dpkg-query --admindir=./var/lib/dpkg -W '-f=\${Package}|None|\${Version}|None|\${Architecture}|None|None\\n' > "$1"`);
+    expect(lines.at(-1)).toMatch(/^tar --create --file=- --directory=\. .*'--exclude=\.\/tmp\/\*' '--exclude=\.\/var\/cache\/apt\/archives\/\*\.deb' '--exclude=\.\/var\/lib\/apt\/lists\/\*_\*' .*--index-file=\/b\/export\.index .*--files-from=\/b\/export\.order \| dd of="\$2" bs=1M iflag=fullblock status=none$/);
+  });
+
+  it('run in a tree: its package list, and a tar of the older entries, then the root and what the run changed, which extracts to the same tree', () => {
+    const { root, upper } = changedTree();
+    const out = tempDir();
+    const files = { packages: path.join(out, 'packages.dpkg'), archive: path.join(out, 'image.tar'), scratch: path.join(out, 'export') };
     const [command, ...args] = treeExportArgv(files, ['./tmp/*']);
-    execFileSync(command!, args, { cwd: root });
+    execFileSync(command!, args, { cwd: root, env: { ...process.env, KIWI_EXPORT_UPPER: upper } });
     expect(fs.readFileSync(files.packages, 'utf8')).toBe('less|None|590-2|None|amd64|None|None\n');
     const listed = execFileSync('tar', ['-tf', files.archive], { encoding: 'utf8' }).split('\n');
-    expect(listed).toEqual(expect.arrayContaining(['./big', './tmp/', './var/lib/dpkg/status']));
-    expect(listed).not.toContain('./tmp/scratch');
-    const [tarCommand, ...tarArgs] = rootTarArgv('.', ['./tmp/*', './var/cache/apt/archives/*.deb', './var/lib/apt/lists/*_*']);
-    expect(fs.readFileSync(files.archive).equals(execFileSync(tarCommand!, tarArgs, { cwd: root, maxBuffer: 64 * 1024 * 1024 }))).toBe(true);
+    expect(listed).toEqual(['./big', './etc/passwd', './tmp/', './var/', './var/lib/', './var/lib/dpkg/', './var/lib/dpkg/status', './', './etc/', './etc/motd', '']);
+    // The cut for the compression: where the root's entry begins.
+    const offset = changedEntriesOffset(fs.readFileSync(`${files.scratch}.index`, 'utf8'));
+    expect(offset).toBeGreaterThan(3 * 1024 * 1024);
+    const tail = fs.readFileSync(files.archive).subarray(offset);
+    expect(execFileSync('tar', ['-t'], { input: tail, encoding: 'utf8' }).split('\n')).toEqual(['./', './etc/', './etc/motd', '']);
+    // A directory after its older contents: tar extracts them into it and gives it its own mode.
+    const extracted = tempDir();
+    execFileSync('tar', ['-xf', files.archive, '-C', extracted]);
+    expect(fs.statSync(path.join(extracted, 'etc')).mode & 0o777).toBe(0o750);
+    expect(fs.readFileSync(path.join(extracted, 'etc/passwd'), 'utf8')).toBe('root:x:0:0::/root:/bin/sh\n');
+    expect(fs.existsSync(path.join(extracted, 'gone'))).toBe(false);
+    expect(fs.readdirSync(path.join(extracted, 'tmp'))).toEqual([]);
+  });
+
+  it('finds where the changed entries begin from tar\'s index', () => {
+    expect(changedEntriesOffset('block 0: ./big\nblock 6152: ./\nblock 6155: ./etc/\n')).toBe(6152 * 512);
+    expect(changedEntriesOffset('block 0: ./big\nblock 4: ./etc/\n')).toBeUndefined();
+  });
+});
+
+describe('container archives', () => {
+  it('find where the layer\'s bytes begin in the archive, from tar\'s index and the member\'s header', () => {
+    const layout = tempDir();
+    const digest = 'ab'.repeat(32);
+    fs.mkdirSync(path.join(layout, 'blobs/sha256'), { recursive: true });
+    fs.writeFileSync(path.join(layout, 'index.json'), '{}');
+    fs.writeFileSync(path.join(layout, `blobs/sha256/${'0'.repeat(64)}`), 'a config');
+    fs.writeFileSync(path.join(layout, `blobs/sha256/${digest}`), 'the layer');
+    const out = tempDir();
+    const archive = path.join(out, 'image.tar');
+    const index = path.join(out, 'index');
+    execFileSync('tar', ['--create', `--file=${archive}`, `--directory=${layout}`, '--sort=name', '--verbose', '--block-number', `--index-file=${index}`, 'index.json', 'blobs']);
+    const offset = memberDataOffset(archive, fs.readFileSync(index, 'utf8'), `blobs/sha256/${digest}`);
+    expect(fs.readFileSync(archive).subarray(offset, offset! + 9).toString()).toBe('the layer');
+    // A member tar does not index, or an index that does not match the archive: no offset.
+    expect(memberDataOffset(archive, fs.readFileSync(index, 'utf8'), 'blobs/sha256/cd')).toBeUndefined();
+    expect(memberDataOffset(archive, `block 0: blobs/sha256/${digest}\n`, `blobs/sha256/${digest}`)).toBeUndefined();
   });
 });
 

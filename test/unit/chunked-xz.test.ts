@@ -16,9 +16,9 @@ function textBytes(lines: number, seed = 'a'): Buffer {
   return Buffer.from(parts.join(''));
 }
 
-async function chunksOf(file: string, sizes = SMALL): Promise<Buffer[]> {
+async function chunksOf(file: string, sizes = SMALL, cuts: number[] = []): Promise<Buffer[]> {
   const chunks: Buffer[] = [];
-  for await (const chunk of fileChunks(file, sizes)) chunks.push(chunk);
+  for await (const chunk of fileChunks(file, sizes, cuts)) chunks.push(chunk);
   return chunks;
 }
 
@@ -54,6 +54,29 @@ describe('content-defined chunks', () => {
     const shared = after.filter((hash) => before.has(hash)).length;
     // Only the chunks around the insertion differ.
     expect(shared).toBeGreaterThanOrEqual(after.length - 3);
+  });
+
+  it('end a chunk at each forced cut, so what comes before a changed tail is found again whatever the tail holds', async () => {
+    const dir = tempDir();
+    const front = textBytes(30_000);
+    const tail = (seed: string) => textBytes(3_000, seed);
+    fs.writeFileSync(path.join(dir, 'a'), Buffer.concat([front, tail('a')]));
+    fs.writeFileSync(path.join(dir, 'b'), Buffer.concat([front, tail('b')]));
+    const cut = [front.length];
+    const a = await chunksOf(path.join(dir, 'a'), SMALL, cut);
+    const b = await chunksOf(path.join(dir, 'b'), SMALL, cut);
+    expect(Buffer.concat(a).equals(fs.readFileSync(path.join(dir, 'a')))).toBe(true);
+    // Every chunk of the front is shared; only the tail's differ.
+    const ends = a.reduce<number[]>((list, chunk) => [...list, (list.at(-1) ?? 0) + chunk.length], []);
+    expect(ends).toContain(front.length);
+    const frontChunks = ends.indexOf(front.length) + 1;
+    expect(frontChunks).toBeGreaterThan(1);
+    expect(b.slice(0, frontChunks).map(hashOf)).toEqual(a.slice(0, frontChunks).map(hashOf));
+    expect(new Set(a.map(hashOf)).has(hashOf(b[frontChunks]!))).toBe(false);
+    // Without the cut, the chunk that holds the end of the front differs as well.
+    const plainA = (await chunksOf(path.join(dir, 'a'))).map(hashOf);
+    const plainB = (await chunksOf(path.join(dir, 'b'))).map(hashOf);
+    expect(plainB.filter((hash) => !plainA.includes(hash)).length).toBeGreaterThan(b.length - frontChunks);
   });
 
   it('cut at max where the hash never matches (zeros)', () => {

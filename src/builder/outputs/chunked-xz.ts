@@ -27,6 +27,8 @@ export interface ChunkedXzOptions {
   maxCacheBytes?: number;
   /** Tests cut small chunks; archives use CHUNK_SIZES. */
   chunkSizes?: ChunkSizes;
+  /** Offsets where a chunk must end (fileChunks' `cuts`). */
+  cuts?: readonly number[];
   signal?: AbortSignal;
 }
 
@@ -78,7 +80,7 @@ export async function compressChunked(input: string, output: string, options: Ch
     if (reused) stats.reused += 1;
   };
   try {
-    for await (const chunk of fileChunks(input, options.chunkSizes ?? CHUNK_SIZES)) {
+    for await (const chunk of fileChunks(input, options.chunkSizes ?? CHUNK_SIZES, options.cuts)) {
       options.signal?.throwIfAborted();
       stats.chunks += 1;
       stats.inputBytes += chunk.length;

@@ -17,7 +17,7 @@ export async function compressImage(result: BuildEvent, cacheDir: string, signal
   const temp = tempNameFor(image);
   let stats: ChunkedXzStats;
   try {
-    stats = await compressChunked(result.image, temp, { cacheDir, ...(signal ? { signal } : {}) });
+    stats = await compressChunked(result.image, temp, { cacheDir, ...(result.chunkCuts ? { cuts: result.chunkCuts } : {}), ...(signal ? { signal } : {}) });
     fs.renameSync(temp, image);
   } finally {
     fs.rmSync(temp, { force: true });
@@ -30,6 +30,7 @@ export async function compressImage(result: BuildEvent, cacheDir: string, signal
   writeFileAtomic(result.result, `${JSON.stringify(resultJson, null, 2)}\n`);
   const event: BuildEvent = { ...result, image, sizeBytes: fs.statSync(image).size };
   delete event.compressionDeferred;
+  delete event.chunkCuts;
   return { event, stats };
 }
 

@@ -48,13 +48,20 @@ export function findCut(data: Uint8Array, sizes: ChunkSizes = CHUNK_SIZES): numb
   return data.length >= sizes.max ? sizes.max : undefined;
 }
 
-/** The file's chunks in order, each its own copy, read in pieces into one buffer of max bytes. */
-export async function* fileChunks(file: string, sizes: ChunkSizes = CHUNK_SIZES): AsyncGenerator<Buffer> {
+/**
+ * The file's chunks in order, each its own copy, read in pieces into one buffer of max bytes.
+ * A chunk also ends at each offset in `cuts` (e.g. where the entries a build changed begin in
+ * its tar): the chunking after it starts afresh, so the chunks before and after a changed
+ * region are found again whatever the region holds.
+ */
+export async function* fileChunks(file: string, sizes: ChunkSizes = CHUNK_SIZES, cuts: readonly number[] = []): AsyncGenerator<Buffer> {
+  const forced = [...cuts].sort((a, b) => a - b);
   const handle = await fs.open(file, 'r');
   try {
     const buffer = Buffer.allocUnsafe(sizes.max);
     let filled = 0;
     let ended = false;
+    let position = 0;
     for (;;) {
       while (!ended && filled < sizes.max) {
         const { bytesRead } = await handle.read(buffer, filled, sizes.max - filled, null);
@@ -62,10 +69,13 @@ export async function* fileChunks(file: string, sizes: ChunkSizes = CHUNK_SIZES)
         filled += bytesRead;
       }
       if (filled === 0) return;
-      const cut = findCut(buffer.subarray(0, filled), sizes) ?? filled;
+      while (forced.length > 0 && forced[0]! <= position) forced.shift();
+      const window = Math.min(filled, forced.length > 0 ? forced[0]! - position : filled);
+      const cut = findCut(buffer.subarray(0, window), sizes) ?? window;
       yield Buffer.from(buffer.subarray(0, cut));
       buffer.copyWithin(0, cut, filled);
       filled -= cut;
+      position += cut;
     }
   } finally {
     await handle.close();

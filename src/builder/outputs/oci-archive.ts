@@ -35,7 +35,7 @@ export interface ContainerArchiveInput {
  * KIWI's skopeo copy to oci-archive writes it. docker: `docker save`'s format
  * (manifest.json with every RepoTag, config, layer.tar). Both tarred.
  */
-export async function writeContainerArchive(input: ContainerArchiveInput): Promise<{ references: string[]; digest: string }> {
+export async function writeContainerArchive(input: ContainerArchiveInput): Promise<{ references: string[]; digest: string; layerOffset?: number }> {
   const { log, workDir } = input;
   const signal = input.signal ? { signal: input.signal } : {};
   const layout = path.join(workDir, input.kind);
@@ -52,8 +52,10 @@ export async function writeContainerArchive(input: ContainerArchiveInput): Promi
   const configDigest = sha256(configBlob);
   let members: string[];
   let manifestDigest: string;
+  let layerMember: string;
   if (input.kind === 'oci') {
     fs.renameSync(layerTemp, path.join(blobs, layerDigest));
+    layerMember = `blobs/sha256/${layerDigest}`;
     fs.writeFileSync(path.join(blobs, configDigest), configBlob);
     const manifest = Buffer.from(
       JSON.stringify({
@@ -77,6 +79,7 @@ export async function writeContainerArchive(input: ContainerArchiveInput): Promi
   } else {
     fs.mkdirSync(path.join(layout, layerDigest));
     fs.renameSync(layerTemp, path.join(layout, layerDigest, 'layer.tar'));
+    layerMember = `${layerDigest}/layer.tar`;
     fs.writeFileSync(path.join(layout, `${configDigest}.json`), configBlob);
     const manifest = [{ Config: `${configDigest}.json`, RepoTags: references, Layers: [`${layerDigest}/layer.tar`] }];
     fs.writeFileSync(path.join(layout, 'manifest.json'), JSON.stringify(manifest));
@@ -84,14 +87,39 @@ export async function writeContainerArchive(input: ContainerArchiveInput): Promi
     members = ['manifest.json', `${configDigest}.json`, layerDigest];
   }
   const temp = tempNameFor(input.file);
+  const index = `${layout}.index`;
+  let layerOffset: number | undefined;
   try {
-    await runLogged(['tar', '--create', `--file=${temp}`, `--directory=${layout}`, '--numeric-owner', '--owner=0', '--group=0', '--sort=name', ...members], { log, step: 'container', ...signal });
+    const tar = ['tar', '--create', `--file=${temp}`, `--directory=${layout}`, '--numeric-owner', '--owner=0', '--group=0', '--sort=name', '--verbose', '--block-number', `--index-file=${index}`];
+    await runLogged([...tar, ...members], { log, step: 'container', ...signal });
+    layerOffset = memberDataOffset(temp, fs.readFileSync(index, 'utf8'), layerMember);
     fs.renameSync(temp, input.file);
   } finally {
     fs.rmSync(temp, { force: true });
+    fs.rmSync(index, { force: true });
     fs.rmSync(layout, { recursive: true, force: true });
   }
-  return { references, digest: `sha256:${manifestDigest}` };
+  return { references, digest: `sha256:${manifestDigest}`, ...(layerOffset === undefined ? {} : { layerOffset }) };
+}
+
+/**
+ * Where a member's bytes begin in a tar, from tar's index ("block N: NAME"): after its one
+ * 512-byte header, checked to be that member's. Undefined when the index has no such line
+ * or the header is another (a long name's or a pax header first).
+ */
+export function memberDataOffset(archive: string, index: string, member: string): number | undefined {
+  const line = index.split('\n').find((entry) => entry.endsWith(`: ${member}`));
+  const block = line === undefined ? undefined : /^block (\d+): /.exec(line)?.[1];
+  if (block === undefined) return undefined;
+  const header = Buffer.alloc(512);
+  const fd = fs.openSync(archive, 'r');
+  try {
+    fs.readSync(fd, header, 0, 512, Number(block) * 512);
+  } finally {
+    fs.closeSync(fd);
+  }
+  const name = header.subarray(0, 100).toString('utf8').replace(/\0.*$/s, '');
+  return name === member ? (Number(block) + 1) * 512 : undefined;
 }
 
 function sha256(data: Buffer): string {

@@ -1,11 +1,20 @@
+/** Where tar reads an archive's entry names and writes where each entry begins. */
+export interface TarOrder {
+  /** NUL-separated names, "./...", in archive order: tar adds each one alone (no recursion). */
+  names: string;
+  /** tar's listing of the entries with the 512-byte block each begins at (--block-number). */
+  index: string;
+}
+
 /**
  * tar's argv for a root tree: numeric owners, modes, links, all xattrs (security.capability
- * included), entries "./...". `excludes` are patterns as tar takes them, e.g. "./tmp/*".
- * The same tree gives the same bytes, which the chunk cache of the compression relies on
- * (chunked-xz.ts): names sorted, and no access or change times in the pax headers (--xattrs
- * makes a pax archive, whose headers would carry them; reading a file changes its atime).
+ * included), the entries `order.names` lists. The same tree in the same order gives the same
+ * bytes, which the chunk cache of the compression relies on (chunked-xz.ts): no access or
+ * change times in the pax headers (--xattrs makes a pax archive, whose headers would carry
+ * them; reading a file changes its atime). `excludes` are patterns as tar takes them, e.g.
+ * "./tmp/*"; they leave out listed names as they would found ones.
  */
-export function rootTarArgv(rootDir: string, excludes: readonly string[]): string[] {
+export function rootTarArgv(rootDir: string, excludes: readonly string[], order: TarOrder): string[] {
   return [
     'tar',
     '--create',
@@ -14,10 +23,15 @@ export function rootTarArgv(rootDir: string, excludes: readonly string[]): strin
     '--numeric-owner',
     '--xattrs',
     '--xattrs-include=*',
-    '--sort=name',
     '--pax-option=delete=atime,delete=ctime',
     ...excludes.map((pattern) => `--exclude=${pattern}`),
-    '.',
+    '--verbose',
+    '--block-number',
+    `--index-file=${order.index}`,
+    '--no-recursion',
+    '--null',
+    '--verbatim-files-from',
+    `--files-from=${order.names}`,
   ];
 }
 

@@ -8,6 +8,8 @@ export interface TreeExportFiles {
   packages: string;
   /** The tar of the tree. */
   archive: string;
+  /** A prefix for the export's scratch files in the build dir: name lists and tar's index (`${scratch}.index`). */
+  scratch: string;
 }
 
 /** What the container's clean step removes, kept out of the archive even if a script put it back. */
@@ -16,12 +18,38 @@ export const BUILD_LEFTOVER_EXCLUDES = ['./var/cache/apt/archives/*.deb', './var
 /**
  * The runtime's export command for an archive result (tbz, oci, docker): run in the merged
  * root, mounted read-only, as its working directory, it writes the package list and the
- * tar of the tree, so the tree is read once and never copied to disk first. tar writes
- * 10 KiB records; dd gathers them into 1 MiB writes, because in a box the target dir is a
- * share, where each write is a round trip to the host (a 190 MiB tar: 12 s → 9 s under TCG).
+ * tar of the tree, so the tree is read once and never copied to disk first.
+ *
+ * The archive's order: first the entries of the layers below the build's run (bootstrap and
+ * packages, cached), by name; then the root and every entry the run changed or made (its upper
+ * layer, $KIWI_EXPORT_UPPER), by name. A warm rebuild differs from the last one only in that
+ * tail, so with a chunk cut where it begins (changedEntriesOffset) the compression finds every
+ * chunk before it in its cache. A directory the run changed comes after its older contents:
+ * tar makes the missing parent when extracting them and applies the directory's own entry to
+ * it when that comes.
+ *
+ * tar writes 10 KiB records; dd gathers them into 1 MiB writes, because in a box the target
+ * dir is a share, where each write is a round trip to the host (a 190 MiB tar: 12 s → 9 s under TCG).
  */
 export function treeExportArgv(files: TreeExportFiles, excludes: readonly string[]): string[] {
-  const tar = shellQuote(rootTarArgv('.', [...excludes, ...BUILD_LEFTOVER_EXCLUDES]));
-  const script = [`${shellQuote(dpkgQueryArgv('.'))} > "$1"`, `${tar} | dd of="$2" bs=1M iflag=fullblock status=none`].join('\n');
+  const scratch = (suffix: string): string => shellQuote([`${files.scratch}.${suffix}`]);
+  const tar = shellQuote(rootTarArgv('.', [...excludes, ...BUILD_LEFTOVER_EXCLUDES], { names: `${files.scratch}.order`, index: `${files.scratch}.index` }));
+  const script = [
+    `${shellQuote(dpkgQueryArgv('.'))} > "$1"`,
+    'export LC_ALL=C',
+    `find . -mindepth 1 -print0 | sort -z > ${scratch('tree')}`,
+    `(cd "\${KIWI_EXPORT_UPPER:?is set by the runtime to the upper layer of the run}" && find . -mindepth 1 -print0) | sort -z > ${scratch('changed')}`,
+    `{ comm -z -23 ${scratch('tree')} ${scratch('changed')}; printf '.\\0'; comm -z -12 ${scratch('tree')} ${scratch('changed')}; } > ${scratch('order')}`,
+    `${tar} | dd of="$2" bs=1M iflag=fullblock status=none`,
+  ].join('\n');
   return ['bash', '-e', '-o', 'pipefail', '-c', script, 'kiwi-export', files.packages, files.archive];
+}
+
+/**
+ * Where the entries the build changed begin in its archive: at the root's entry, the first
+ * of them (tar's index line "block N: ./"); undefined if the index has no such line.
+ */
+export function changedEntriesOffset(index: string): number | undefined {
+  const block = /^block (\d+): \.\/$/m.exec(index)?.[1];
+  return block === undefined ? undefined : Number(block) * 512;
 }

@@ -103,7 +103,7 @@ export async function buildImage(options: BuildOptions): Promise<BuildResult> {
       await layer.release();
     };
     const peakMemoryBytes = root.peakMemoryBytes;
-    let container: { references: string[]; digest: string } | undefined;
+    let container: { references: string[]; digest: string; layerOffset?: number } | undefined;
     // Where the compression cuts a chunk: before the entries this build changed (and before the layer in a container archive).
     let chunkCuts: number[] = [];
     if (!exported) {
@@ -125,11 +125,11 @@ export async function buildImage(options: BuildOptions): Promise<BuildResult> {
       } else if (kind === 'oci' || kind === 'docker') {
         const containerConfig = model.type.containerConfig;
         if (!containerConfig) throw new UsageError(`type ${kind} has no container configuration`);
-        const written = await runStep(log, 'container', `${names.image} (${kind} archive)`, () =>
+        container = await runStep(log, 'container', `${names.image} (${kind} archive)`, () =>
           writeContainerArchive({ kind, layerFile: exported.files.archive, workDir: build.dir, container: containerConfig, debianArch: model.debianArch, file: image, log, ...(signal ? { signal } : {}) }),
         );
-        container = { references: written.references, digest: written.digest };
-        if (written.layerOffset !== undefined) chunkCuts = [written.layerOffset, ...(changedAt === undefined ? [] : [written.layerOffset + changedAt])];
+        const { layerOffset } = container;
+        if (layerOffset !== undefined) chunkCuts = [layerOffset, ...(changedAt === undefined ? [] : [layerOffset + changedAt])];
       }
     }
     // A raw disk is never compressed: it stays sparse and bootable as it is.

@@ -222,22 +222,24 @@ describe('archives written from the merged tree', () => {
 });
 
 describe('container archives', () => {
-  it('find where the layer\'s bytes begin in the archive, from tar\'s index and the member\'s header', () => {
+  it.each([
+    ['oci', `blobs/sha256/${'ab'.repeat(32)}`],
+    ['docker', `${'ab'.repeat(32)}/layer.tar`],
+  ])('find where the layer\'s bytes begin in the %s archive, from tar\'s index and the member\'s header', (_kind, layer) => {
     const layout = tempDir();
-    const digest = 'ab'.repeat(32);
-    fs.mkdirSync(path.join(layout, 'blobs/sha256'), { recursive: true });
+    fs.mkdirSync(path.join(layout, path.dirname(layer)), { recursive: true });
     fs.writeFileSync(path.join(layout, 'index.json'), '{}');
-    fs.writeFileSync(path.join(layout, `blobs/sha256/${'0'.repeat(64)}`), 'a config');
-    fs.writeFileSync(path.join(layout, `blobs/sha256/${digest}`), 'the layer');
+    fs.writeFileSync(path.join(layout, path.dirname(layer), '0'.repeat(64)), 'a config');
+    fs.writeFileSync(path.join(layout, layer), 'the layer');
     const out = tempDir();
     const archive = path.join(out, 'image.tar');
     const index = path.join(out, 'index');
-    execFileSync('tar', ['--create', `--file=${archive}`, `--directory=${layout}`, '--sort=name', '--verbose', '--block-number', `--index-file=${index}`, 'index.json', 'blobs']);
-    const offset = memberDataOffset(archive, fs.readFileSync(index, 'utf8'), `blobs/sha256/${digest}`);
+    execFileSync('tar', ['--create', `--file=${archive}`, `--directory=${layout}`, '--sort=name', '--verbose', '--block-number', `--index-file=${index}`, 'index.json', layer.split('/')[0]!]);
+    const offset = memberDataOffset(archive, fs.readFileSync(index, 'utf8'), layer);
     expect(fs.readFileSync(archive).subarray(offset, offset! + 9).toString()).toBe('the layer');
-    // A member tar does not index, or an index that does not match the archive: no offset.
-    expect(memberDataOffset(archive, fs.readFileSync(index, 'utf8'), 'blobs/sha256/cd')).toBeUndefined();
-    expect(memberDataOffset(archive, `block 0: blobs/sha256/${digest}\n`, `blobs/sha256/${digest}`)).toBeUndefined();
+    // A member tar did not index, or an index that does not match the archive: no offset.
+    expect(memberDataOffset(archive, fs.readFileSync(index, 'utf8'), `${layer}x`)).toBeUndefined();
+    expect(memberDataOffset(archive, `block 0: ${layer}\n`, layer)).toBeUndefined();
   });
 });
 

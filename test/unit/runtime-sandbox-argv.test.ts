@@ -71,7 +71,7 @@ describe('sandbox argv', () => {
   it('exports by remounting the layers privately, read-only, and running the command in the merged tree, told the upper layer', () => {
     expect(buildExportArgv(overlay, false, ['tar', '-cf', '/out.tar', '.'])).toEqual([
       'unshare', '--mount', '--propagation', 'private', '--',
-      'sh', '-c', expect.stringContaining('mount -t overlay kiwi -o "ro,$1" "$2"'), 'kiwi-export', 'lowerdir=/roots/deb,upperdir=/s/1/upper,workdir=/s/1/work', '/s/1/merged', '/s/1/upper',
+      'sh', '-c', 'mount -t overlay kiwi -o "ro,$1" "$2" || exit 125; cd "$2" || exit 125; KIWI_EXPORT_UPPER=$3; export KIWI_EXPORT_UPPER; shift 3; exec "$@"', 'kiwi-export', 'lowerdir=/roots/deb,upperdir=/s/1/upper,workdir=/s/1/work', '/s/1/merged', '/s/1/upper',
       'tar', '-cf', '/out.tar', '.',
     ]);
   });

@@ -5,6 +5,7 @@ import type { BuildLog } from '../build-log.js';
 import type { ContainerConfig } from '../description/model.js';
 import { runLogged } from '../steps/run-logged.js';
 import { creationTime, imageReferences, ociImageConfig } from './oci-config.js';
+import { indexedBlock, tarIndexOptions } from './tar-index.js';
 import { tempNameFor } from './write-atomic.js';
 
 const MEDIA = {
@@ -90,7 +91,7 @@ export async function writeContainerArchive(input: ContainerArchiveInput): Promi
   const index = `${layout}.index`;
   let layerOffset: number | undefined;
   try {
-    const tar = ['tar', '--create', `--file=${temp}`, `--directory=${layout}`, '--numeric-owner', '--owner=0', '--group=0', '--sort=name', '--verbose', '--block-number', `--index-file=${index}`];
+    const tar = ['tar', '--create', `--file=${temp}`, `--directory=${layout}`, '--numeric-owner', '--owner=0', '--group=0', '--sort=name', ...tarIndexOptions(index)];
     await runLogged([...tar, ...members], { log, step: 'container', ...signal });
     layerOffset = memberDataOffset(temp, fs.readFileSync(index, 'utf8'), layerMember);
     fs.renameSync(temp, input.file);
@@ -108,18 +109,17 @@ export async function writeContainerArchive(input: ContainerArchiveInput): Promi
  * or the header is another (a long name's or a pax header first).
  */
 export function memberDataOffset(archive: string, index: string, member: string): number | undefined {
-  const line = index.split('\n').find((entry) => entry.endsWith(`: ${member}`));
-  const block = line === undefined ? undefined : /^block (\d+): /.exec(line)?.[1];
+  const block = indexedBlock(index, member);
   if (block === undefined) return undefined;
   const header = Buffer.alloc(512);
   const fd = fs.openSync(archive, 'r');
   try {
-    fs.readSync(fd, header, 0, 512, Number(block) * 512);
+    fs.readSync(fd, header, 0, 512, block * 512);
   } finally {
     fs.closeSync(fd);
   }
   const name = header.subarray(0, 100).toString('utf8').replace(/\0.*$/s, '');
-  return name === member ? (Number(block) + 1) * 512 : undefined;
+  return name === member ? (block + 1) * 512 : undefined;
 }
 
 function sha256(data: Buffer): string {

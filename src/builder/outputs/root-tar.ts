@@ -1,8 +1,10 @@
+import { tarIndexOptions } from './tar-index.js';
+
 /** Where tar reads an archive's entry names and writes where each entry begins. */
 export interface TarOrder {
   /** NUL-separated names, "./...", in archive order: tar adds each one alone (no recursion). */
   names: string;
-  /** tar's listing of the entries with the 512-byte block each begins at (--block-number). */
+  /** tar's index of the entries (tar-index.ts). */
   index: string;
 }
 
@@ -25,9 +27,7 @@ export function rootTarArgv(rootDir: string, excludes: readonly string[], order:
     '--xattrs-include=*',
     '--pax-option=delete=atime,delete=ctime',
     ...excludes.map((pattern) => `--exclude=${pattern}`),
-    '--verbose',
-    '--block-number',
-    `--index-file=${order.index}`,
+    ...tarIndexOptions(order.index),
     '--no-recursion',
     '--null',
     '--verbatim-files-from',

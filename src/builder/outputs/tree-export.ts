@@ -1,6 +1,7 @@
 import { shellQuote } from '../../common/shell-quote.js';
 import { dpkgQueryArgv } from './packages-list.js';
 import { rootTarArgv } from './root-tar.js';
+import { indexedBlock } from './tar-index.js';
 
 /** What a build writes straight from its merged tree: the package list and the tree's tar. */
 export interface TreeExportFiles {
@@ -50,6 +51,6 @@ export function treeExportArgv(files: TreeExportFiles, excludes: readonly string
  * of them (tar's index line "block N: ./"); undefined if the index has no such line.
  */
 export function changedEntriesOffset(index: string): number | undefined {
-  const block = /^block (\d+): \.\/$/m.exec(index)?.[1];
-  return block === undefined ? undefined : Number(block) * 512;
+  const block = indexedBlock(index, './');
+  return block === undefined ? undefined : block * 512;
 }

@@ -28,9 +28,6 @@ export const BUILD_LEFTOVER_EXCLUDES = ['./var/cache/apt/archives/*.deb', './var
  * chunk before it in its cache. A directory the run changed comes after its older contents:
  * tar makes the missing parent when extracting them and applies the directory's own entry to
  * it when that comes.
- *
- * tar writes 10 KiB records; dd gathers them into 1 MiB writes, because in a box the target
- * dir is a share, where each write is a round trip to the host (a 190 MiB tar: 12 s → 9 s under TCG).
  */
 export function treeExportArgv(files: TreeExportFiles, excludes: readonly string[]): string[] {
   const scratch = (suffix: string): string => shellQuote([`${files.scratch}.${suffix}`]);
@@ -41,7 +38,7 @@ export function treeExportArgv(files: TreeExportFiles, excludes: readonly string
     `find . -mindepth 1 -print0 | sort -z > ${scratch('tree')}`,
     `(cd "\${KIWI_EXPORT_UPPER:?is set by the runtime to the upper layer of the run}" && find . -mindepth 1 -print0) | sort -z > ${scratch('changed')}`,
     `{ comm -z -23 ${scratch('tree')} ${scratch('changed')}; printf '.\\0'; comm -z -12 ${scratch('tree')} ${scratch('changed')}; } > ${scratch('order')}`,
-    `${tar} | dd of="$2" bs=1M iflag=fullblock status=none`,
+    `${tar} > "$2"`,
   ].join('\n');
   return ['bash', '-e', '-o', 'pipefail', '-c', script, 'kiwi-export', files.packages, files.archive];
 }

@@ -8,6 +8,7 @@ import { fileChunks, findCut, type ChunkSizes } from '../../src/builder/outputs/
 import { tempDir } from '../fixtures/temp-dir.js';
 
 const SMALL: ChunkSizes = { min: 64 << 10, average: 128 << 10, max: 512 << 10, hardBits: 18, easyBits: 15 };
+const TINY: ChunkSizes = { min: 8 << 10, average: 16 << 10, max: 64 << 10, hardBits: 15, easyBits: 12 };
 
 /** Compressible bytes that do not repeat: numbered lines with a hash each. */
 function textBytes(lines: number, seed = 'a'): Buffer {
@@ -18,7 +19,7 @@ function textBytes(lines: number, seed = 'a'): Buffer {
 
 async function chunksOf(file: string, sizes = SMALL, cuts: number[] = []): Promise<Buffer[]> {
   const chunks: Buffer[] = [];
-  for await (const chunk of fileChunks(file, sizes, cuts)) chunks.push(chunk);
+  for await (const chunk of fileChunks(file, sizes, { cuts })) chunks.push(chunk);
   return chunks;
 }
 
@@ -79,6 +80,22 @@ describe('content-defined chunks', () => {
     expect(plainB.filter((hash) => !plainA.includes(hash)).length).toBeGreaterThan(b.length - frontChunks);
   });
 
+  it('cut only the range asked for, the same way as the whole file up to where it ends', async () => {
+    const dir = tempDir();
+    const data = textBytes(20_000);
+    fs.writeFileSync(path.join(dir, 'f'), data);
+    const whole = await chunksOf(path.join(dir, 'f'));
+    const end = whole[0]!.length + whole[1]!.length + 1000;
+    const front: Buffer[] = [];
+    for await (const chunk of fileChunks(path.join(dir, 'f'), SMALL, { end })) front.push(chunk);
+    expect(Buffer.concat(front).equals(data.subarray(0, end))).toBe(true);
+    expect(front.slice(0, 2).map(hashOf)).toEqual(whole.slice(0, 2).map(hashOf));
+    const back: Buffer[] = [];
+    for await (const chunk of fileChunks(path.join(dir, 'f'), TINY, { start: end })) back.push(chunk);
+    expect(Buffer.concat(back).equals(data.subarray(end))).toBe(true);
+    for (const chunk of back) expect(chunk.length).toBeLessThanOrEqual(TINY.max);
+  });
+
   it('cut at max where the hash never matches (zeros)', () => {
     expect(findCut(new Uint8Array(SMALL.max * 2), SMALL)).toBe(SMALL.max);
     expect(findCut(new Uint8Array(SMALL.min), SMALL)).toBeUndefined();
@@ -108,6 +125,26 @@ describe('chunked xz', () => {
     const rebuilt = await compressChunked(path.join(dir, 'in'), path.join(dir, 'out3.xz'), { cacheDir, chunkSizes: SMALL });
     expect(rebuilt.reused).toBe(rebuilt.chunks - 1);
     expect(await decompressed(path.join(dir, 'out3.xz'))).toBe(hashOf(changed));
+  });
+
+  it('cuts what comes after the last forced cut finer, and finds every chunk before it in the cache', async () => {
+    const dir = tempDir();
+    const cacheDir = path.join(dir, 'cache');
+    const front = textBytes(30_000);
+    const options = { cacheDir, chunkSizes: SMALL, changedChunkSizes: TINY, cuts: [front.length] };
+    const build = async (name: string, tail: Buffer) => {
+      fs.writeFileSync(path.join(dir, name), Buffer.concat([front, tail]));
+      const stats = await compressChunked(path.join(dir, name), path.join(dir, `${name}.xz`), options);
+      expect(await decompressed(path.join(dir, `${name}.xz`))).toBe(hashOf(fs.readFileSync(path.join(dir, name))));
+      return stats;
+    };
+    const first = await build('a', textBytes(3_000, 'a'));
+    expect(first.changed).toBeGreaterThan(4);
+    expect(first.reused).toBe(0);
+    const second = await build('b', textBytes(3_000, 'b'));
+    expect(second.changed).toBeGreaterThan(4);
+    expect(second.chunks).toBeGreaterThan(second.changed);
+    expect(second.reused).toBe(second.chunks - second.changed);
   });
 
   it('gives a tar.xz that tar lists and xz tests', async () => {

@@ -6,7 +6,7 @@ import { execa } from 'execa';
 import { BuildFailedError, isErrno } from '../../common/errors.js';
 import { readdirOrEmpty } from '../../common/read-dir.js';
 import { Slots } from '../../common/slots.js';
-import { CHUNK_SIZES, fileChunks, type ChunkSizes } from './content-chunks.js';
+import { CHANGED_CHUNK_SIZES, CHUNK_SIZES, fileChunks, type ChunkSizes } from './content-chunks.js';
 
 /**
  * xz of an image archive as a series of .xz streams, one per content-defined chunk
@@ -25,9 +25,13 @@ export interface ChunkedXzOptions {
   jobs?: number;
   /** The cache is cut back to this size, least recently used first, after each archive. */
   maxCacheBytes?: number;
-  /** Tests cut small chunks; archives use CHUNK_SIZES. */
+  /** Tests cut small chunks; archives use CHUNK_SIZES, and CHANGED_CHUNK_SIZES after the last cut. */
   chunkSizes?: ChunkSizes;
-  /** Offsets where a chunk must end (fileChunks' `cuts`). */
+  changedChunkSizes?: ChunkSizes;
+  /**
+   * Offsets where a chunk must end (fileChunks' `cuts`). What comes after the last one is what
+   * the build changed: cut finer, and sent to xz before the rest of the archive is read.
+   */
   cuts?: readonly number[];
   signal?: AbortSignal;
 }
@@ -36,6 +40,8 @@ export interface ChunkedXzStats {
   chunks: number;
   /** Chunks taken from the cache. */
   reused: number;
+  /** The last chunks: what the build changed (after the last cut). */
+  changed: number;
   inputBytes: number;
   outputBytes: number;
 }
@@ -67,34 +73,57 @@ const compressing = new Map<string, Promise<Buffer>>();
 export async function compressChunked(input: string, output: string, options: ChunkedXzOptions): Promise<ChunkedXzStats> {
   const jobs = Math.max(1, options.jobs ?? os.availableParallelism());
   const xzSlots = options.jobs === undefined ? machineXzSlots : new Slots(jobs);
-  const stats: ChunkedXzStats = { chunks: 0, reused: 0, inputBytes: 0, outputBytes: 0 };
+  const stats: ChunkedXzStats = { chunks: 0, reused: 0, changed: 0, inputBytes: 0, outputBytes: 0 };
+  const size = fs.statSync(input).size;
+  const cuts = (options.cuts ?? []).filter((cut) => cut > 0 && cut < size);
+  const changedAt = cuts.length > 0 ? Math.max(...cuts) : size;
+  const head = fileChunks(input, options.chunkSizes ?? CHUNK_SIZES, { cuts, end: changedAt });
+  const changed = fileChunks(input, options.changedChunkSizes ?? CHANGED_CHUNK_SIZES, { start: changedAt });
   const out = fs.openSync(output, 'w');
   // Compressed in parallel, written in order. Up to `jobs` xz processes at once, and a window
   // of chunks larger than that, so chunks to compress a few cached ones apart still overlap.
   const window = jobs * WINDOW_PER_JOB;
   const inFlight: Promise<{ bytes: Buffer; reused: boolean }>[] = [];
+  const start = (chunk: Buffer): Promise<{ bytes: Buffer; reused: boolean }> => {
+    options.signal?.throwIfAborted();
+    stats.chunks += 1;
+    stats.inputBytes += chunk.length;
+    const compressed = compressedChunk(chunk, options.cacheDir, xzSlots, options.signal);
+    // Awaited in turn below; until then a failure must not count as unhandled.
+    compressed.catch(() => undefined);
+    return compressed;
+  };
   const writeNext = async (): Promise<void> => {
     const { bytes, reused } = await inFlight.shift()!;
     fs.writeSync(out, bytes);
     stats.outputBytes += bytes.length;
     if (reused) stats.reused += 1;
   };
+  const queue = async (chunk: Promise<{ bytes: Buffer; reused: boolean }>): Promise<void> => {
+    inFlight.push(chunk);
+    if (inFlight.length >= window) await writeNext();
+  };
+  const startChanged = (chunk: Buffer): Promise<{ bytes: Buffer; reused: boolean }> => {
+    stats.changed += 1;
+    return start(chunk);
+  };
+  // In a rebuild the changed chunks are the ones xz has to make: their first ones start
+  // while the rest of the archive is read and found in the cache.
+  const early: Promise<{ bytes: Buffer; reused: boolean }>[] = [];
   try {
-    for await (const chunk of fileChunks(input, options.chunkSizes ?? CHUNK_SIZES, options.cuts)) {
-      options.signal?.throwIfAborted();
-      stats.chunks += 1;
-      stats.inputBytes += chunk.length;
-      const compressed = compressedChunk(chunk, options.cacheDir, xzSlots, options.signal);
-      // Awaited in turn below; until then a failure must not count as unhandled.
-      compressed.catch(() => undefined);
-      inFlight.push(compressed);
-      if (inFlight.length >= window) await writeNext();
+    for (let next = await changed.next(); !next.done; next = await changed.next()) {
+      early.push(startChanged(next.value));
+      if (early.length >= window) break;
     }
+    for await (const chunk of head) await queue(start(chunk));
+    inFlight.push(...early.splice(0));
+    for await (const chunk of changed) await queue(startChanged(chunk));
     while (inFlight.length > 0) await writeNext();
   } catch (error) {
-    await Promise.allSettled(inFlight);
+    await Promise.allSettled([...inFlight, ...early]);
     throw error;
   } finally {
+    await changed.return(undefined);
     fs.closeSync(out);
   }
   await pruneChunkCache(options.cacheDir, options.maxCacheBytes ?? DEFAULT_MAX_CACHE_BYTES);

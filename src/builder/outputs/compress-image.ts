@@ -34,11 +34,15 @@ export async function compressImage(result: BuildEvent, cacheDir: string, signal
   return { event, stats };
 }
 
-/** What the compress step says about its work, e.g. "3 of 41 chunks compressed, 38 from the cache; 190 MiB → 38 MiB". */
+/**
+ * What the compress step says about its work, e.g. "3 of 44 chunks compressed, 41 from the
+ * cache (the last 3 hold what the build changed); 190 MiB → 39 MiB".
+ */
 export function describeCompression(stats: ChunkedXzStats): string {
   const mib = (bytes: number): number => Math.round(bytes / 1024 ** 2);
   const made = stats.chunks - stats.reused;
-  return `${made} of ${stats.chunks} chunks compressed, ${stats.reused} from the cache; ${mib(stats.inputBytes)} MiB → ${mib(stats.outputBytes)} MiB`;
+  const changed = stats.changed > 0 ? ` (the last ${stats.changed} hold what the build changed)` : '';
+  return `${made} of ${stats.chunks} chunks compressed, ${stats.reused} from the cache${changed}; ${mib(stats.inputBytes)} MiB → ${mib(stats.outputBytes)} MiB`;
 }
 
 /**

@@ -29,6 +29,13 @@ export interface ChunkSizes {
  */
 export const CHUNK_SIZES: ChunkSizes = { min: 2 << 20, average: 6 << 20, max: 16 << 20, hardBits: 23, easyBits: 19 };
 
+/**
+ * About 1 MiB on average, for what a build changed (the part of its archive after the last
+ * forced cut): new in every build, so its chunks are compressed every time, and smaller ones
+ * let xz run on every core where the usual size would make one or two chunks for one xz.
+ */
+export const CHANGED_CHUNK_SIZES: ChunkSizes = { min: 256 << 10, average: 1 << 20, max: 4 << 20, hardBits: 21, easyBits: 17 };
+
 /** The gear table: fixed for all time, since cuts (and the cache's keys) derive from it. */
 const GEAR = new Int32Array(256).map((_, byte) => createHash('sha256').update(`kiwi-gear-${byte}`).digest().readInt32LE(0));
 
@@ -48,23 +55,33 @@ export function findCut(data: Uint8Array, sizes: ChunkSizes = CHUNK_SIZES): numb
   return data.length >= sizes.max ? sizes.max : undefined;
 }
 
-/**
- * The file's chunks in order, each its own copy, read in pieces into one buffer of max bytes.
- * A chunk also ends at each offset in `cuts` (e.g. where the entries a build changed begin in
- * its tar): the chunking after it starts afresh, so the chunks before and after a changed
- * region are found again whatever the region holds.
- */
-export async function* fileChunks(file: string, sizes: ChunkSizes = CHUNK_SIZES, cuts: readonly number[] = []): AsyncGenerator<Buffer> {
-  const forced = [...cuts].sort((a, b) => a - b);
+/** The part of a file to cut into chunks, and where chunks must end besides the rule's cuts. */
+export interface ChunkRange {
+  /**
+   * Offsets where a chunk must end (e.g. where the entries a build changed begin in its tar):
+   * the chunking after each starts afresh, so the chunks before and after a changed region
+   * are found again whatever the region holds.
+   */
+  cuts?: readonly number[];
+  /** Bytes [start, end) are cut; by default the whole file. */
+  start?: number;
+  end?: number;
+}
+
+/** The chunks of the file (or of its range) in order, each its own copy, read in pieces into one buffer of max bytes. */
+export async function* fileChunks(file: string, sizes: ChunkSizes = CHUNK_SIZES, range: ChunkRange = {}): AsyncGenerator<Buffer> {
+  let position = range.start ?? 0;
+  const end = range.end ?? Infinity;
+  const forced = (range.cuts ?? []).filter((cut) => cut > position && cut < end).sort((a, b) => a - b);
   const handle = await fs.open(file, 'r');
   try {
     const buffer = Buffer.allocUnsafe(sizes.max);
     let filled = 0;
     let ended = false;
-    let position = 0;
     for (;;) {
       while (!ended && filled < sizes.max) {
-        const { bytesRead } = await handle.read(buffer, filled, sizes.max - filled, null);
+        const wanted = Math.min(sizes.max - filled, end - position - filled);
+        const { bytesRead } = wanted > 0 ? await handle.read(buffer, filled, wanted, position + filled) : { bytesRead: 0 };
         if (bytesRead === 0) ended = true;
         filled += bytesRead;
       }

@@ -19,7 +19,7 @@ function textBytes(lines: number, seed = 'a'): Buffer {
 
 async function chunksOf(file: string, sizes = SMALL, cuts: number[] = []): Promise<Buffer[]> {
   const chunks: Buffer[] = [];
-  for await (const chunk of fileChunks(file, sizes, { cuts })) chunks.push(chunk);
+  for await (const chunk of fileChunks(file, sizes, { cuts })) chunks.push(Buffer.from(chunk));
   return chunks;
 }
 
@@ -87,11 +87,11 @@ describe('content-defined chunks', () => {
     const whole = await chunksOf(path.join(dir, 'f'));
     const end = whole[0]!.length + whole[1]!.length + 1000;
     const front: Buffer[] = [];
-    for await (const chunk of fileChunks(path.join(dir, 'f'), SMALL, { end })) front.push(chunk);
+    for await (const chunk of fileChunks(path.join(dir, 'f'), SMALL, { end })) front.push(Buffer.from(chunk));
     expect(Buffer.concat(front).equals(data.subarray(0, end))).toBe(true);
     expect(front.slice(0, 2).map(hashOf)).toEqual(whole.slice(0, 2).map(hashOf));
     const back: Buffer[] = [];
-    for await (const chunk of fileChunks(path.join(dir, 'f'), TINY, { start: end })) back.push(chunk);
+    for await (const chunk of fileChunks(path.join(dir, 'f'), TINY, { start: end })) back.push(Buffer.from(chunk));
     expect(Buffer.concat(back).equals(data.subarray(end))).toBe(true);
     for (const chunk of back) expect(chunk.length).toBeLessThanOrEqual(TINY.max);
   });

@@ -130,12 +130,17 @@ export async function compressChunked(input: string, output: string, options: Ch
   return stats;
 }
 
-/** One chunk's .xz stream: from the cache (marked as used), from another archive's run of xz on the same chunk, else made by xz and cached. */
-async function compressedChunk(chunk: Buffer, cacheDir: string, xzSlots: Slots, signal?: AbortSignal): Promise<{ bytes: Buffer; reused: boolean }> {
-  const key = createHash('sha256').update(chunk).digest('hex');
+/**
+ * One chunk's .xz stream: from the cache (marked as used), from another archive's run of xz on
+ * the same chunk, else made by xz and cached. `view` is fileChunks' and changes at its next
+ * chunk: everything up to the first await reads it, and a chunk to compress is copied.
+ */
+async function compressedChunk(view: Buffer, cacheDir: string, xzSlots: Slots, signal?: AbortSignal): Promise<{ bytes: Buffer; reused: boolean }> {
+  const key = createHash('sha256').update(view).digest('hex');
   const file = path.join(cacheDir, key.slice(0, 2), `${key}.xz`);
   const cached = readCachedChunk(file);
   if (cached) return { bytes: cached, reused: true };
+  const chunk = Buffer.from(view);
   const running = compressing.get(file);
   if (running) {
     try {

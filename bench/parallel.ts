@@ -4,7 +4,10 @@
  * resident memory: peak per VM during the builds, and of an idle box (booted, SSH ready,
  * nothing running).
  *
- *   npm run build && KIWI_BOXED_CACHE_DIR=<cache with the debian box> npx tsx bench/parallel.ts [--counts 1,2,4] [--modes vm,pack]
+ *   npm run build && KIWI_BOXED_CACHE_DIR=<cache with the debian box> npx tsx bench/parallel.ts [--counts 1,2,4] [--modes vm,pack] [--logs DIR]
+ *
+ * With --logs, every batch's output and its builds' logs are kept in DIR/<mode>-<count>-<n>/,
+ * to tell where a slow run lost its time.
  *
  * The box's build cache must be warm (one kiwi boxbuild of debian-minimal before), so every
  * build reuses the same bootstrap layer and the figures compare like with like.
@@ -15,7 +18,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { execa } from 'execa';
 
-const { values } = parseArgs({ options: { counts: { type: 'string', default: '1,2,4' }, modes: { type: 'string', default: 'vm,pack' } } });
+const { values } = parseArgs({ options: { counts: { type: 'string', default: '1,2,4' }, modes: { type: 'string', default: 'vm,pack' }, logs: { type: 'string' } } });
 const counts = values.counts.split(',').map(Number);
 const modes = values.modes.split(',') as ('vm' | 'pack')[];
 const kiwi = path.resolve('bin/kiwi.js');
@@ -58,10 +61,23 @@ async function batchOf(count: number, mode: 'vm' | 'pack'): Promise<{ seconds: n
     const done = await execa(process.execPath, [kiwi, 'batch', path.join(work, 'batch.yaml'), '--no-update-check', '--json', '--jobs', String(count), ...(mode === 'pack' ? ['--pack'] : [])], { reject: false, env: { CI: '1' } });
     const seconds = (performance.now() - started) / 1000;
     const peaks = stop();
+    if (values.logs) keepLogs(values.logs, `${mode}-${count}`, work, `${done.stderr}\n`);
     if (done.exitCode !== 0) throw new Error(`${mode} batch of ${count} failed:\n${done.stderr}`);
     return { seconds, peaks, concurrency: (JSON.parse(done.stdout) as { concurrency: number }).concurrency };
   } finally {
     fs.rmSync(work, { recursive: true, force: true });
+  }
+}
+
+/** Copies the batch's output and each build's log to a new directory under `logs`. */
+function keepLogs(logs: string, name: string, work: string, output: string): void {
+  let kept = '';
+  for (let n = 1; !kept || fs.existsSync(kept); n += 1) kept = path.join(logs, `${name}-${n}`);
+  fs.mkdirSync(kept, { recursive: true });
+  fs.writeFileSync(path.join(kept, 'batch.log'), output);
+  for (const build of fs.readdirSync(path.join(work, 'out'))) {
+    const log = path.join(work, 'out', build, 'build', 'image-root.log');
+    if (fs.existsSync(log)) fs.copyFileSync(log, path.join(kept, `${build}.log`));
   }
 }
 

@@ -10,11 +10,11 @@ export interface TarOrder {
 
 /**
  * tar's argv for a root tree, written to stdout: numeric owners, modes, links, all xattrs
- * (security.capability included), the entries `order.names` lists. The same tree in the same order gives the same
- * bytes, which the chunk cache of the compression relies on (chunked-xz.ts): no access or
- * change times in the pax headers (--xattrs makes a pax archive, whose headers would carry
- * them; reading a file changes its atime). `excludes` are patterns as tar takes them, e.g.
- * "./tmp/*"; they leave out listed names as they would found ones.
+ * (security.capability included), the entries `order.names` lists. The same tree in the same
+ * order gives the same bytes, which the chunk cache of the compression relies on
+ * (chunked-xz.ts): no access or change times in the pax headers (--xattrs makes a pax archive,
+ * whose headers would carry them; reading a file changes its atime). `excludes` are patterns
+ * as tar takes them, e.g. "./tmp/*"; they leave out listed names as they would found ones.
  */
 export function rootTarArgv(rootDir: string, excludes: readonly string[], order: TarOrder): string[] {
   return [

@@ -46,6 +46,12 @@ export interface ChunkedXzStats {
   outputBytes: number;
 }
 
+/** A chunk's .xz stream, and whether it came from the cache or another archive's xz run. */
+interface CompressedChunk {
+  bytes: Buffer;
+  reused: boolean;
+}
+
 /** xz's default level, as KIWI compresses. */
 const LEVEL = '-6';
 const DEFAULT_MAX_CACHE_BYTES = 2 * 1024 ** 3;
@@ -83,8 +89,8 @@ export async function compressChunked(input: string, output: string, options: Ch
   // Compressed in parallel, written in order. Up to `jobs` xz processes at once, and a window
   // of chunks larger than that, so chunks to compress a few cached ones apart still overlap.
   const window = jobs * WINDOW_PER_JOB;
-  const inFlight: Promise<{ bytes: Buffer; reused: boolean }>[] = [];
-  const start = (chunk: Buffer): Promise<{ bytes: Buffer; reused: boolean }> => {
+  const inFlight: Promise<CompressedChunk>[] = [];
+  const start = (chunk: Buffer): Promise<CompressedChunk> => {
     options.signal?.throwIfAborted();
     stats.chunks += 1;
     stats.inputBytes += chunk.length;
@@ -99,17 +105,17 @@ export async function compressChunked(input: string, output: string, options: Ch
     stats.outputBytes += bytes.length;
     if (reused) stats.reused += 1;
   };
-  const queue = async (chunk: Promise<{ bytes: Buffer; reused: boolean }>): Promise<void> => {
+  const queue = async (chunk: Promise<CompressedChunk>): Promise<void> => {
     inFlight.push(chunk);
     if (inFlight.length >= window) await writeNext();
   };
-  const startChanged = (chunk: Buffer): Promise<{ bytes: Buffer; reused: boolean }> => {
+  const startChanged = (chunk: Buffer): Promise<CompressedChunk> => {
     stats.changed += 1;
     return start(chunk);
   };
   // In a rebuild the changed chunks are the ones xz has to make: their first ones start
   // while the rest of the archive is read and found in the cache.
-  const early: Promise<{ bytes: Buffer; reused: boolean }>[] = [];
+  const early: Promise<CompressedChunk>[] = [];
   try {
     for (let next = await changed.next(); !next.done; next = await changed.next()) {
       early.push(startChanged(next.value));
@@ -135,7 +141,7 @@ export async function compressChunked(input: string, output: string, options: Ch
  * the same chunk, else made by xz and cached. `view` is fileChunks' and changes at its next
  * chunk: everything up to the first await reads it, and a chunk to compress is copied.
  */
-async function compressedChunk(view: Buffer, cacheDir: string, xzSlots: Slots, signal?: AbortSignal): Promise<{ bytes: Buffer; reused: boolean }> {
+async function compressedChunk(view: Buffer, cacheDir: string, xzSlots: Slots, signal?: AbortSignal): Promise<CompressedChunk> {
   const key = createHash('sha256').update(view).digest('hex');
   const file = path.join(cacheDir, key.slice(0, 2), `${key}.xz`);
   const cached = readCachedChunk(file);
